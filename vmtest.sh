@@ -90,6 +90,8 @@ Environment:
   VMTEST_VMLINUX_H_IMAGE Debian kernel package whose BTF becomes the
                          selftests' vmlinux.h (default: $VMLINUX_H_IMAGE).
   VMTEST_MEMORY          guest memory (default: $VM_MEMORY).
+  VMTEST_ACCEL           kvm, tcg or auto (default: auto: KVM when QEMU
+                         can start a vCPU with it, TCG -cpu max otherwise).
 
 Exit status: the status of COMMAND when it ran and the guest was clean;
   $E_TESTS tests failed, $E_USAGE bad option, $E_DEPS a dependency could not be
@@ -554,6 +556,23 @@ EOF
 	rm -f "$tmp"
 }
 
+# /dev/kvm can exist and still fail (nested virtualization without MSR
+# support aborts QEMU at the first vCPU reset): start a paused machine once.
+kvm_usable()
+{
+	case "${VMTEST_ACCEL:-auto}" in
+	tcg) return 1 ;;
+	kvm) return 0 ;;
+	esac
+	[ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
+	if ! echo quit | timeout 20 qemu-system-x86_64 -accel kvm -cpu host \
+		-nodefaults -display none -S -monitor stdio >"$LOG_DIR/kvm-probe.log" 2>&1; then
+		log "/dev/kvm is there but QEMU cannot use it ($(grep -m1 -i error "$LOG_DIR/kvm-probe.log")); using TCG"
+		return 1
+	fi
+	return 0
+}
+
 run_vm()
 {
 	local vm="$OUTPUT_DIR/vm" console="$LOG_DIR/console.log" accel status
@@ -571,7 +590,7 @@ run_vm()
 		echo "2>&1 | tee /vmtest/test.log"
 	} >"$vm/cmd"
 
-	if [ -w /dev/kvm ] && [ -r /dev/kvm ]; then
+	if kvm_usable; then
 		accel=(-enable-kvm -cpu host)
 		: "${TIMEOUT:=600}"
 	else
