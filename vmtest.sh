@@ -15,7 +15,7 @@
 set -uo pipefail
 
 readonly PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
-readonly DEFAULT_TESTS="kprobe_clone,fentry_clone,btf_clone_names"
+readonly DEFAULT_TESTS="kprobe_clone,libbpf_clone,fentry_clone,btf_clone_names"
 
 # Exit statuses, one per failure mode (see usage()).
 readonly E_TESTS=1 E_USAGE=2 E_DEPS=3 E_KDIR=4 E_APPLY=5 E_BUILD=6
@@ -367,9 +367,39 @@ prepare_tree()
 		die $E_APPLY "patches/ or selftests/ changed, and $TREE has uncommitted changes that re-applying would discard: commit and export them (scripts/export-series.sh), or rerun with -f"
 	fi
 	git -C "$TREE" am --abort >/dev/null 2>&1
+	save_mtimes
 	git -C "$TREE" checkout -q -f -B vmtest vmtest-base
 	apply_series
+	restore_mtimes
 	echo "$want" >"$state"
+}
+
+# Re-applying the series rewrites every file it touches, which would make
+# make rebuild most of the kernel (uapi/linux/bpf.h is everywhere).  Keep
+# the old timestamp of each file whose content did not change.
+save_mtimes()
+{
+	local f
+
+	: >"$OUTPUT_DIR/.vmtest-mtimes"
+	git -C "$TREE" diff --name-only vmtest-base HEAD 2>/dev/null |
+	while read -r f; do
+		[ -f "$TREE/$f" ] || continue
+		printf '%s %s %s\n' "$(git -C "$TREE" hash-object "$f")" \
+			"$(stat -c %Y "$TREE/$f")" "$f"
+	done >"$OUTPUT_DIR/.vmtest-mtimes"
+}
+
+restore_mtimes()
+{
+	local hash mtime f n=0
+
+	while read -r hash mtime f; do
+		[ -f "$TREE/$f" ] || continue
+		[ "$(git -C "$TREE" hash-object "$f")" = "$hash" ] || continue
+		touch -m -d "@$mtime" "$TREE/$f" && n=$((n + 1))
+	done <"$OUTPUT_DIR/.vmtest-mtimes"
+	log "kept the timestamps of $n unchanged files"
 }
 
 configure_kernel()
