@@ -16,6 +16,8 @@ set -uo pipefail
 
 readonly PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly DEFAULT_TESTS="kprobe_clone,libbpf_clone,fentry_clone,btf_clone_names"
+# Benchmarks print their numbers only under -v: run them apart.
+readonly DEFAULT_BENCHES="kprobe_clone_bench,libbpf_clone_bench"
 
 # Exit statuses, one per failure mode (see usage()).
 readonly E_TESTS=1 E_USAGE=2 E_DEPS=3 E_KDIR=4 E_APPLY=5 E_BUILD=6
@@ -57,7 +59,8 @@ Usage: $0 [-k DIR] [-d DIR] [-j N] [-t SECONDS] [-D] [-f] [-b] [-s] [-h] [-- COM
 Apply patches/series and selftests/series to a Linux 6.12 tree, build the
 kernel, bpf_testmod.ko and test_progs, boot the kernel in QEMU and run
 COMMAND in $SELFTESTS_REL inside the guest.
-Default COMMAND: ./test_progs -t $DEFAULT_TESTS
+Default: ./test_progs -t $DEFAULT_TESTS -d $DEFAULT_BENCHES,
+then ./test_progs -v -t $DEFAULT_BENCHES (the benchmarks, with their numbers).
 
 Options:
   -k DIR      base kernel tree to use instead of Debian's linux-source-6.12.
@@ -614,11 +617,23 @@ run_vm()
 	if [ "$SHELL_MODE" -eq 1 ]; then
 		touch "$vm/shell"
 	fi
-	{
-		echo "set -o pipefail"
-		printf '%q ' "${COMMAND[@]}"
-		echo "2>&1 | tee /vmtest/test.log"
-	} >"$vm/cmd"
+	if [ ${#COMMAND[@]} -eq 0 ]; then
+		cat >"$vm/cmd" <<EOF
+set -o pipefail
+./test_progs -t $DEFAULT_TESTS -d $DEFAULT_BENCHES 2>&1 | tee /vmtest/test.log
+tests=\$?
+./test_progs -v -t $DEFAULT_BENCHES 2>&1 | tee -a /vmtest/test.log
+benches=\$?
+[ \$tests -ne 0 ] && exit \$tests
+exit \$benches
+EOF
+	else
+		{
+			echo "set -o pipefail"
+			printf '%q ' "${COMMAND[@]}"
+			echo "2>&1 | tee /vmtest/test.log"
+		} >"$vm/cmd"
+	fi
 
 	if kvm_usable; then
 		accel=(-enable-kvm -cpu host)
@@ -673,12 +688,14 @@ report_tests()
 		die $E_VM "the guest ended without reporting a status; console: $LOG_DIR/console.log"
 	fi
 	status=$(cat "$vm/status")
-	line=$(grep -a -E '^Summary: [0-9]+/[0-9]+ PASSED, [0-9]+ SKIPPED, [0-9]+ FAILED' "$vm/test.log" 2>/dev/null | tail -n 1)
+	# One Summary line per test_progs run: add them up.
+	line=$(grep -a -E '^Summary: [0-9]+/[0-9]+ PASSED, [0-9]+ SKIPPED, [0-9]+ FAILED' \
+		"$vm/test.log" 2>/dev/null |
+		sed -E 's|^Summary: ([0-9]+)/[0-9]+ PASSED, ([0-9]+) SKIPPED, ([0-9]+) FAILED.*|\1 \2 \3|' |
+		awk '{ p += $1; s += $2; f += $3; n++ } END { if (n) print p, s, f }')
 	if [ -n "$line" ]; then
-		pass=$(sed -E 's/^Summary: ([0-9]+).*/\1/' <<<"$line")
-		skip=$(sed -E 's/.* ([0-9]+) SKIPPED.*/\1/' <<<"$line")
-		fail=$(sed -E 's/.* ([0-9]+) FAILED.*/\1/' <<<"$line")
-		TEST_SUMMARY="tests: $line (logs: $LOG_DIR/test.log)"
+		read -r pass skip fail <<<"$line"
+		TEST_SUMMARY="tests: $pass passed, $fail failed, $skip skipped (log: $LOG_DIR/test.log)"
 	else
 		TEST_SUMMARY="command exited $status (no test_progs summary; log: $LOG_DIR/test.log)"
 	fi
@@ -722,11 +739,7 @@ main()
 		esac
 	done
 	shift $((OPTIND - 1))
-	if [ $# -gt 0 ]; then
-		COMMAND=("$@")
-	else
-		COMMAND=(./test_progs -t "$DEFAULT_TESTS")
-	fi
+	COMMAND=("$@")
 
 	mkdir -p "$OUTPUT_DIR" "$CACHE_DIR" || die $E_USAGE "cannot create $OUTPUT_DIR or $CACHE_DIR"
 	OUTPUT_DIR="$(realpath "$OUTPUT_DIR")"

@@ -7,9 +7,9 @@
 #
 #   1. every patch applies with `git am` on the pristine base, in order,
 #      with no fuzz (checked in a temporary index: the tree is not touched);
-#   2. scripts/checkpatch.pl --strict reports 0 errors and 0 warnings on
-#      every patch, except a warning type that the patch's own commit
-#      message names in a line "checkpatch: TYPE: why";
+#   2. scripts/checkpatch.pl --strict reports no error, warning or check
+#      on any patch, except a type that the patch's own commit message
+#      names in a line "checkpatch: TYPE: why";
 #   3. with -b, every patch builds on its own: see ./vmtest.sh -b.
 #
 # Prints one line per patch and exits non-zero if any check failed.
@@ -60,13 +60,15 @@ for dir in patches selftests; do
 		out=$(cd "$TREE" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict --terse --no-summary \
 			--show-types ${allowed:+--ignore "$allowed"} "$p" 2>&1)
 		nerr=$(grep -c ': ERROR:' <<<"$out")
-		nwarn=$(grep -c -E ': (WARNING|CHECK):' <<<"$out")
-		if [ "$nerr" -ne 0 ] || [ "$nwarn" -ne 0 ]; then
+		nwarn=$(grep -c ': WARNING:' <<<"$out")
+		ncheck=$(grep -c ': CHECK:' <<<"$out")
+		if [ "$nerr" -ne 0 ] || [ "$nwarn" -ne 0 ] || [ "$ncheck" -ne 0 ]; then
 			failed=1
 			sed 's/^/    /' <<<"$out"
 		fi
-		printf '%-72s apply %-6s checkpatch %d errors %d warnings%s\n' \
-			"$dir/$name" "$apply" "$nerr" "$nwarn" "${allowed:+ (accepted: $allowed)}"
+		printf '%-70s apply %-6s checkpatch: %d errors, %d warnings, %d checks%s\n' \
+			"$dir/$name" "$apply" "$nerr" "$nwarn" "$ncheck" \
+			"${allowed:+ (accepted: $allowed)}"
 	done <"$PROJECT_DIR/$dir/series"
 done
 
