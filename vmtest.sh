@@ -16,8 +16,9 @@ set -uo pipefail
 
 readonly PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly DEFAULT_TESTS="kprobe_clone,libbpf_clone,fentry_clone,btf_clone_names"
-# Benchmarks print their numbers only under -v: run them apart.
-readonly DEFAULT_BENCHES="kprobe_clone_bench,libbpf_clone_bench"
+# Benchmarks and the whole-kernel sweeps print their numbers only under
+# -v: run them apart.
+readonly DEFAULT_BENCHES="kprobe_clone_bench,libbpf_clone_bench,kprobe_clone/vmlinux,fentry_clone/vmlinux_sweep"
 
 # Exit statuses, one per failure mode (see usage()).
 readonly E_TESTS=1 E_USAGE=2 E_DEPS=3 E_KDIR=4 E_APPLY=5 E_BUILD=6
@@ -60,7 +61,8 @@ Apply patches/series and selftests/series to a Linux 6.12 tree, build the
 kernel, bpf_testmod.ko and test_progs, boot the kernel in QEMU and run
 COMMAND in $SELFTESTS_REL inside the guest.
 Default: ./test_progs -t $DEFAULT_TESTS -d $DEFAULT_BENCHES,
-then ./test_progs -v -t $DEFAULT_BENCHES (the benchmarks, with their numbers).
+then ./test_progs -v -t $DEFAULT_BENCHES (benchmarks and sweeps, with
+their numbers).
 
 Options:
   -k DIR      base kernel tree to use instead of Debian's linux-source-6.12.
