@@ -25,7 +25,7 @@ readonly E_TESTS=1 E_USAGE=2 E_DEPS=3 E_KDIR=4 E_APPLY=5 E_BUILD=6
 readonly E_PANIC=7 E_TIMEOUT=8 E_VM=9
 
 OUTPUT_DIR="${VMTEST_OUTPUT:-$PROJECT_DIR/out}"
-CACHE_DIR="${VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/clone-trace-vmtest}"
+CACHE_DIR="${VMTEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache}/clone-trace-vmtest}"
 MIRROR="${VMTEST_MIRROR:-http://deb.debian.org/debian}"
 SOURCE_VERSION="${VMTEST_SOURCE_VERSION:-6.12.95-1~bpo12+1}"
 VMLINUX_H_IMAGE="${VMTEST_VMLINUX_H_IMAGE:-linux-image-6.12.95+deb12-amd64-unsigned}"

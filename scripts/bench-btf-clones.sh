@@ -23,7 +23,7 @@ set -euo pipefail
 
 PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 TREE="${VMTEST_OUTPUT:-$PROJECT_DIR/out}/linux"
-CACHE="${VMTEST_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/clone-trace-vmtest}"
+CACHE="${VMTEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache}/clone-trace-vmtest}"
 DBG_PKG=linux-image-6.12.95+deb12-amd64-dbg
 RUNS=${RUNS:-3}
 PAHOLE=${PAHOLE:-pahole}
