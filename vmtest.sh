@@ -160,7 +160,7 @@ summary()
 	exit "$status"
 }
 
-# Run the last lines of a log to stderr and fail the build step.
+# Print the last lines of a log to stderr and fail the build step.
 build_failed()
 {
 	local what="$1" logf="$2"
