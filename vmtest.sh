@@ -37,6 +37,7 @@ SHELL_MODE=0
 DEBUG_CONFIG=0
 FORCE=0
 EACH_PATCH=0
+BASE_MODE=0
 COMMAND=()
 
 # Build root: Debian trixie, minbase.  Also the guest's root filesystem.
@@ -44,6 +45,9 @@ readonly ROOTFS_SUITE=trixie
 readonly ROOTFS_PACKAGES="bash,coreutils,util-linux,procps,kmod,iproute2,gcc,g++,make,flex,bison,bc,cpio,python3,perl,libelf-dev,libdw-dev,libssl-dev,zlib1g-dev,libzstd-dev,pkg-config,dwarves,clang-19,lld-19,llvm-19,bpftool,xz-utils,zstd,binutils,file"
 # Where the kernel tree appears inside the chroot and inside the guest.
 readonly TREE_MNT=/build/linux
+readonly BASE_MNT=/build/linux-base
+# The tests of what the series adds; with -B none of them may pass.
+readonly NEW_TESTS="kprobe_clone libbpf_clone fentry_clone"
 readonly SELFTESTS_REL=tools/testing/selftests/bpf
 
 STEP_NAMES=()
@@ -55,7 +59,7 @@ TEST_SUMMARY=""
 usage()
 {
 	cat <<EOF
-Usage: $0 [-k DIR] [-d DIR] [-j N] [-t SECONDS] [-D] [-f] [-b] [-s] [-h] [-- COMMAND...]
+Usage: $0 [-k DIR] [-d DIR] [-j N] [-t SECONDS] [-D] [-f] [-b] [-B] [-s] [-h] [-- COMMAND...]
 
 Apply patches/series and selftests/series to a Linux 6.12 tree, build the
 kernel, bpf_testmod.ko and test_progs, boot the kernel in QEMU and run
@@ -82,6 +86,13 @@ Options:
               booting: the kernel at each commit (and libbpf once the series
               touches it), and the touched .c files at W=1 with no warning
               that the base did not have. Reuses DIR/linux's build.
+  -B          prove the tests need the kernel series: build the base
+              kernel without patches/ in DIR/linux-base (same config, minus
+              the options the series adds) and bpf_test_clones.ko for it,
+              boot it and run ./test_progs -t $DEFAULT_TESTS
+              with the series' test_progs.  Succeeds only if none of
+              $NEW_TESTS passes, in whole or in part
+              (btf_clone_names checks what the base already does).
   -s          start an interactive shell in the guest instead of COMMAND.
   -h          show this help.
 
@@ -253,8 +264,15 @@ make_rootfs()
 # removes them when the command ends, whatever happens.
 in_chroot()
 {
-	local user=()
+	in_chroot_at "$TREE" "$TREE_MNT" "$1"
+}
 
+# The same with another tree at another mount point.
+in_chroot_at()
+{
+	local user=() tree="$1" mnt="$2"
+
+	shift 2
 	[ "$(id -u)" -ne 0 ] && user=(--userspec="$(id -u):$(id -g)")
 	as_root unshare --mount --propagation private -- /bin/sh -ec '
 		root=$1 tree=$2 mnt=$3
@@ -264,10 +282,10 @@ in_chroot()
 		mount --bind /dev "$root/dev"
 		mount -t tmpfs tmpfs "$root/tmp"
 		exec "$@"
-	' sh "$ROOTFS" "$TREE" "$TREE_MNT" \
+	' sh "$ROOTFS" "$tree" "$mnt" \
 		chroot "${user[@]}" "$ROOTFS" /usr/bin/env -i \
 		PATH=/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin HOME=/tmp \
-		LANG=C.UTF-8 /bin/sh -c "cd $TREE_MNT && $1"
+		LANG=C.UTF-8 /bin/sh -c "cd $mnt && $1"
 }
 
 # Import a base tree into $TREE as a git repository with one commit.
@@ -619,8 +637,16 @@ run_vm()
 	if [ "$SHELL_MODE" -eq 1 ]; then
 		touch "$vm/shell"
 	fi
-	if [ ${#COMMAND[@]} -eq 0 ]; then
+	if [ "$BASE_MODE" -eq 1 ]; then
+		cp "$BASE_TREE/.vmtest/bpf_test_clones/bpf_test_clones.ko" "$vm/"
 		cat >"$vm/cmd" <<EOF
+# The series' test_progs with bpf_test_clones.ko built for this kernel.
+mount --bind /vmtest/bpf_test_clones.ko bpf_test_clones.ko || exit 125
+./test_progs -t $DEFAULT_TESTS 2>&1 | tee /vmtest/test.log
+EOF
+	elif [ ${#COMMAND[@]} -eq 0 ]; then
+		cat >"$vm/cmd" <<EOF
+
 set -o pipefail
 ./test_progs -t $DEFAULT_TESTS -d $DEFAULT_BENCHES 2>&1 | tee /vmtest/test.log
 tests=\$?
@@ -646,7 +672,7 @@ EOF
 	fi
 	q=(qemu-system-x86_64 "${accel[@]}" -smp "$JOBS" -m "$VM_MEMORY"
 	   -nodefaults -display none -serial mon:stdio -no-reboot
-	   -kernel "$TREE/arch/x86/boot/bzImage"
+	   -kernel "$KERNEL_IMAGE"
 	   -append "console=ttyS0 earlyprintk=serial root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000 ro init=/usr/local/sbin/vmtest-init panic=-1 oops=panic softlockup_panic=0 nokaslr"
 	   -fsdev "local,id=root9p,path=$ROOTFS,security_model=none,readonly=on,multidevs=remap"
 	   -device virtio-9p-pci,fsdev=root9p,mount_tag=/dev/root
@@ -655,7 +681,7 @@ EOF
 	   -fsdev "local,id=vm9p,path=$vm,security_model=none,multidevs=remap"
 	   -device virtio-9p-pci,fsdev=vm9p,mount_tag=vmtest)
 
-	log "booting $(git -C "$TREE" log -1 --format=%h) under ${accel[1]} (timeout ${TIMEOUT}s, console: $console)"
+	log "booting $KERNEL_IMAGE under ${accel[1]} (timeout ${TIMEOUT}s, console: $console)"
 	if [ "$SHELL_MODE" -eq 1 ]; then
 		as_root "${q[@]}" | tee "$console"
 	else
@@ -713,6 +739,119 @@ report_tests()
 	return "$status"
 }
 
+# -B: the base tree, a shared clone of $TREE at vmtest-base.
+prepare_base_tree()
+{
+	local want
+
+	want=$(git -C "$TREE" rev-parse vmtest-base) ||
+		die $E_KDIR "$TREE has no vmtest-base tag"
+	if [ ! -d "$BASE_TREE" ]; then
+		log "cloning the base of $TREE into $BASE_TREE"
+		git clone -q --shared --no-checkout "$TREE" "$BASE_TREE" ||
+			die $E_KDIR "git clone of $TREE into $BASE_TREE failed"
+	fi
+	if [ "$(git -C "$BASE_TREE" rev-parse -q --verify HEAD)" != "$want" ]; then
+		git -C "$BASE_TREE" fetch -q "$TREE" refs/tags/vmtest-base &&
+		git -C "$BASE_TREE" checkout -q -f --detach "$want" ||
+			die $E_KDIR "checkout of the base in $BASE_TREE failed"
+	fi
+	as_root mkdir -p "$ROOTFS$BASE_MNT"
+}
+
+# The fragments minus the options the base does not know (those the
+# series adds): the rest must survive olddefconfig as for the series.
+configure_base()
+{
+	local stamp="$BASE_TREE/.vmtest-config" want have="" f sym val
+	local frags=("$PROJECT_DIR"/kconfig-fragments/vm.config)
+
+	[ "$DEBUG_CONFIG" -eq 1 ] && frags+=("$PROJECT_DIR"/kconfig-fragments/debug.config)
+	want=$(cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
+	[ -f "$stamp" ] && have=$(cat "$stamp")
+	if [ "$want" = "$have" ] && [ -f "$BASE_TREE/.config" ]; then
+		log "base kernel config up to date"
+		return 0
+	fi
+	mkdir -p "$BASE_TREE/.vmtest"
+	cp "${frags[@]}" "$BASE_TREE/.vmtest/"
+	in_chroot_at "$BASE_TREE" "$BASE_MNT" "make ARCH=x86_64 tinyconfig &&
+		scripts/kconfig/merge_config.sh -m .config .vmtest/*.config &&
+		make ARCH=x86_64 olddefconfig" >"$LOG_DIR/config-base.log" 2>&1 ||
+		build_failed "base kernel configuration" "$LOG_DIR/config-base.log"
+	for f in "${frags[@]}"; do
+		while IFS='=' read -r sym val; do
+			case "$sym" in CONFIG_*) ;; *) continue ;; esac
+			git -C "$BASE_TREE" grep -q -E "^(menu)?config ${sym#CONFIG_}\$" \
+				-- '*Kconfig*' || continue
+			if [ "$val" = n ]; then
+				! grep -q "^$sym=" "$BASE_TREE/.config" && continue
+			elif grep -qx "$sym=$val" "$BASE_TREE/.config"; then
+				continue
+			fi
+			die $E_BUILD "$(basename "$f"): $sym=$val is not in the base kernel's .config; see $LOG_DIR/config-base.log"
+		done < <(sed -e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set/\1=n/' "$f")
+	done
+	echo "$want" >"$stamp"
+}
+
+# The base kernel, and bpf_test_clones.ko built for it from the series'
+# source (a copy: the series' build of the module stays as it is).
+build_base()
+{
+	local mod="$BASE_TREE/.vmtest/bpf_test_clones"
+
+	log "make -j$JOBS in $BASE_TREE (log: $LOG_DIR/build-base.log)"
+	in_chroot_at "$BASE_TREE" "$BASE_MNT" "make ARCH=x86_64 -j$JOBS all" \
+		>"$LOG_DIR/build-base.log" 2>&1 ||
+		build_failed "base kernel build" "$LOG_DIR/build-base.log"
+	rm -rf "$mod"
+	mkdir -p "$mod"
+	cp "$TREE/$SELFTESTS_REL"/bpf_test_clones/{Makefile,*.[ch]} "$mod/"
+	log "bpf_test_clones.ko for the base kernel (log: $LOG_DIR/build-base-module.log)"
+	in_chroot_at "$BASE_TREE" "$BASE_MNT" \
+		"make -C .vmtest/bpf_test_clones KDIR=$BASE_MNT" \
+		>"$LOG_DIR/build-base-module.log" 2>&1 ||
+		build_failed "bpf_test_clones.ko for the base kernel" "$LOG_DIR/build-base-module.log"
+}
+
+# -B: pass only if every test of what the series adds ran and neither it
+# nor any of its subtests passed.
+report_base()
+{
+	local vm="$OUTPUT_DIR/vm" log="$LOG_DIR/test.log" t bad=0 line
+
+	[ -f "$vm/test.log" ] && cp "$vm/test.log" "$log"
+	if [ ! -f "$vm/status" ] || [ ! -f "$log" ]; then
+		check_console
+		die $E_VM "the guest ended without reporting a status; console: $LOG_DIR/console.log"
+	fi
+	check_console
+	echo "on the base kernel, without patches/:"
+	for t in $NEW_TESTS btf_clone_names; do
+		line=$(grep -a -E "^#[0-9]+ +$t:(OK|FAIL|SKIP)" "$log" | sed 's/^#[0-9]* *//')
+		case "$t:$line" in
+		btf_clone_names:*) echo "  ${line:-$t: did not run} (behaviour the base has since v6.4)" ;;
+		*:*:FAIL|*:*:SKIP) echo "  $line" ;;
+		*:) echo "  $t: did not run"; bad=1 ;;
+		*) echo "  $line: passes without the kernel series"; bad=1 ;;
+		esac
+	done
+	line=$(grep -a -E "^#[0-9]+/[0-9]+ +($(echo "$NEW_TESTS" | tr ' ' '|'))/[^:]*:OK" "$log")
+	if [ -n "$line" ]; then
+		echo "subtests that pass without the kernel series:"
+		echo "$line" | sed 's/^/  /'
+		bad=1
+	fi
+	if [ "$bad" -ne 0 ]; then
+		TEST_SUMMARY="base kernel: a test of the series passed or did not run (log: $log)"
+		return $E_TESTS
+	fi
+	TEST_SUMMARY="base kernel: each test of the series fails there (log: $log)"
+	echo "ok: none of $NEW_TESTS passes without the kernel series"
+	return 0
+}
+
 main()
 {
 	local opt
@@ -722,7 +861,7 @@ main()
 		series_hash
 		exit 0
 	fi
-	while getopts ':k:d:j:t:Dfbsh' opt; do
+	while getopts ':k:d:j:t:DfbBsh' opt; do
 		case "$opt" in
 		k) KERNEL_DIR="$(realpath -e "$OPTARG" 2>/dev/null)" ||
 			die $E_KDIR "-k $OPTARG: no such directory" ;;
@@ -734,6 +873,7 @@ main()
 		D) DEBUG_CONFIG=1 ;;
 		f) FORCE=1 ;;
 		b) EACH_PATCH=1 ;;
+		B) BASE_MODE=1 ;;
 		s) SHELL_MODE=1 ;;
 		h) usage; exit 0 ;;
 		:) usage >&2; die $E_USAGE "-$OPTARG needs an argument" ;;
@@ -746,6 +886,15 @@ main()
 	mkdir -p "$OUTPUT_DIR" "$CACHE_DIR" || die $E_USAGE "cannot create $OUTPUT_DIR or $CACHE_DIR"
 	OUTPUT_DIR="$(realpath "$OUTPUT_DIR")"
 	readonly TREE="$OUTPUT_DIR/linux" LOG_DIR="$OUTPUT_DIR/logs" ROOTFS="$CACHE_DIR/rootfs-$ROOTFS_SUITE"
+	readonly BASE_TREE="$OUTPUT_DIR/linux-base"
+	KERNEL_IMAGE="$TREE/arch/x86/boot/bzImage"
+	if [ "$BASE_MODE" -eq 1 ]; then
+		if [ "$EACH_PATCH" -eq 1 ] || [ "$SHELL_MODE" -eq 1 ] || [ ${#COMMAND[@]} -gt 0 ]; then
+			usage >&2
+			die $E_USAGE "-B runs its own tests: no -b, -s or COMMAND with it"
+		fi
+		KERNEL_IMAGE="$BASE_TREE/arch/x86/boot/bzImage"
+	fi
 	mkdir -p "$LOG_DIR"
 	GIT_NAME="$(git -C "$PROJECT_DIR" config user.name 2>/dev/null || echo vmtest)"
 	GIT_EMAIL="$(git -C "$PROJECT_DIR" config user.email 2>/dev/null || echo vmtest@localhost)"
@@ -768,6 +917,14 @@ main()
 	step_begin "build kernel"; build_kernel; step_end
 	step_begin "vmlinux.h"; make_vmlinux_h; step_end
 	step_begin "build selftests"; build_selftests; step_end
+	if [ "$BASE_MODE" -eq 1 ]; then
+		step_begin "base kernel tree"; prepare_base_tree; step_end
+		step_begin "configure base kernel"; configure_base; step_end
+		step_begin "build base kernel"; build_base; step_end
+		step_begin "run in VM (base kernel)"; run_vm; step_end
+		report_base
+		return
+	fi
 	step_begin "run in VM"; run_vm; step_end
 	report_tests
 }

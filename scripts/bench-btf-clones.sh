@@ -75,6 +75,9 @@ echo "pahole:  $($PAHOLE --version) $PAHOLE_FLAGS"
 objcopy --remove-section .BTF --remove-section .BTF_ids "$VMLINUX" "$WORK/vmlinux.nobtf"
 cp "$WORK/vmlinux.nobtf" "$WORK/vmlinux.pahole"
 cat "$WORK/vmlinux.pahole" > /dev/null		# page cache, for both
+# Each timed run starts with the copy it works on written back, so that
+# neither pays for the writeback of the copy made before it.
+sync
 
 t0=$(now)
 LLVM_OBJCOPY=objcopy $PAHOLE -J $PAHOLE_FLAGS "$WORK/vmlinux.pahole"
@@ -84,6 +87,7 @@ pahole_s=$(echo "$t1 - $t0" | bc -l)
 times=()
 for i in $(seq "$RUNS"); do
 	cp "$WORK/vmlinux.pahole" "$WORK/vmlinux"
+	sync
 	t0=$(now)
 	"$TOOL" --report "$WORK/vmlinux" > "$WORK/report.txt"
 	t1=$(now)
@@ -93,6 +97,7 @@ tool_s=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"
 
 # no-write run: DWARF/BTF work only
 cp "$WORK/vmlinux.pahole" "$WORK/vmlinux.n"
+sync
 t0=$(now)
 "$TOOL" -n "$WORK/vmlinux.n" > /dev/null
 t1=$(now)
@@ -108,6 +113,10 @@ sum "$WORK/vmlinux:" | sed "s|^$WORK/vmlinux: ||"
 echo
 echo "== encoded by category"
 sum encoded | sed 's/, duplicate/\n  same name and prototype, one FUNC:/; s/, already in BTF/\n  already in BTF under the dotted name:/; s/, plain name in BTF/\n  pahole wrote the plain name for the clone:/'
+enc=$(sum encoded | sed -n 's/^encoded \([0-9]*\) .*/\1/p')
+dup=$(sum encoded | sed -n 's/.*, duplicate \([0-9]*\),.*/\1/p')
+nsyms=$(sum "$WORK/vmlinux:" | sed -n 's/.*: \([0-9]*\) clone symbols.*/\1/p')
+echo "clone symbols with a FUNC of their name and prototype: $((enc + dup)) of $nsyms"
 echo
 echo "== skipped by reason"
 sum skipped | sed 's/^skipped \([0-9]*\): /total \1\n/; s/, /\n/g' |
@@ -137,5 +146,13 @@ echo ".BTF before $before bytes, after $after bytes, added $((after - before))"
 echo "floor (12 B per FUNC + name + new FUNC_PROTOs): $floor bytes," \
 	"overhead $((after - before - floor)) bytes" \
 	"($(echo "scale=1; 100 * ($after - $before) / $floor" | bc -l)% of floor)"
+echo
+echo "== prototypes against the callers' DWARF (call site parameters, %rax reads)"
+cp "$WORK/vmlinux.pahole" "$WORK/vmlinux.n"
+"$TOOL" -n --check-callers "$WORK/vmlinux.n" > "$WORK/check.txt" || true
+rm -f "$WORK/vmlinux.n"
+grep '^btf_clones: checked' "$WORK/check.txt" | sed 's/^btf_clones: //'
+grep -v '^btf_clones: checked' "$WORK/check.txt" | grep -v '^btf_clones: [^ ]*: [0-9]* clone symbols' |
+	grep ': the call ' || true
 echo
 echo "per-clone report: $R"
