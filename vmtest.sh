@@ -399,18 +399,23 @@ prepare_tree()
 
 # Re-applying the series rewrites every file it touches, which would make
 # make rebuild most of the kernel (uapi/linux/bpf.h is everywhere).  Keep
-# the old timestamp of each file whose content did not change.
+# the old timestamp of each file whose content did not change.  A re-apply
+# that was interrupted left new timestamps behind: keep the list it saved.
 save_mtimes()
 {
 	local f
 
-	: >"$OUTPUT_DIR/.vmtest-mtimes"
+	if [ -f "$OUTPUT_DIR/.vmtest-mtimes.pending" ]; then
+		log "the last re-apply was interrupted; using the timestamps it saved"
+		return 0
+	fi
 	git -C "$TREE" diff --name-only vmtest-base HEAD 2>/dev/null |
 	while read -r f; do
 		[ -f "$TREE/$f" ] || continue
 		printf '%s %s %s\n' "$(git -C "$TREE" hash-object "$f")" \
 			"$(stat -c %Y "$TREE/$f")" "$f"
 	done >"$OUTPUT_DIR/.vmtest-mtimes"
+	: >"$OUTPUT_DIR/.vmtest-mtimes.pending"
 }
 
 restore_mtimes()
@@ -422,6 +427,7 @@ restore_mtimes()
 		[ "$(git -C "$TREE" hash-object "$f")" = "$hash" ] || continue
 		touch -m -d "@$mtime" "$TREE/$f" && n=$((n + 1))
 	done <"$OUTPUT_DIR/.vmtest-mtimes"
+	rm -f "$OUTPUT_DIR/.vmtest-mtimes.pending"
 	log "kept the timestamps of $n unchanged files"
 }
 
@@ -829,7 +835,8 @@ report_base()
 	check_console
 	echo "on the base kernel, without patches/:"
 	for t in $NEW_TESTS btf_clone_names; do
-		line=$(grep -a -E "^#[0-9]+ +$t:(OK|FAIL|SKIP)" "$log" | sed 's/^#[0-9]* *//')
+		# test_progs repeats failed tests in its error log: first line
+		line=$(grep -a -m1 -E "^#[0-9]+ +$t:(OK|FAIL|SKIP)" "$log" | sed 's/^#[0-9]* *//')
 		case "$t:$line" in
 		btf_clone_names:*) echo "  ${line:-$t: did not run} (behaviour the base has since v6.4)" ;;
 		*:*:FAIL|*:*:SKIP) echo "  $line" ;;
@@ -837,7 +844,7 @@ report_base()
 		*) echo "  $line: passes without the kernel series"; bad=1 ;;
 		esac
 	done
-	line=$(grep -a -E "^#[0-9]+/[0-9]+ +($(echo "$NEW_TESTS" | tr ' ' '|'))/[^:]*:OK" "$log")
+	line=$(grep -a -E "^#[0-9]+/[0-9]+ +($(echo "$NEW_TESTS" | tr ' ' '|'))/[^:]*:OK" "$log" | sort -u)
 	if [ -n "$line" ]; then
 		echo "subtests that pass without the kernel series:"
 		echo "$line" | sed 's/^/  /'

@@ -4,9 +4,12 @@
 # The project's test command (README.md; .ci/run calls it):
 #   1. the harness scripts parse (bash -n);
 #   2. ./vmtest.sh: apply both series, build, boot, run the series' tests;
-#   3. scripts/check-series.sh: every patch applies with no fuzz on the
+#   3. ./vmtest.sh -B: the same tests on the base kernel, without patches/,
+#      where none of the series' tests may pass (about 10 minutes more,
+#      the base kernel build);
+#   4. scripts/check-series.sh: every patch applies with no fuzz on the
 #      pristine base and is checkpatch --strict clean;
-#   4. with --each-patch, also build every patch on its own (./vmtest.sh -b;
+#   5. with --each-patch, also build every patch on its own (./vmtest.sh -b;
 #      19 minutes for 15 patches here, so not run by CI).
 # The last line is "N passed, N failed" from test_progs' summary.
 
@@ -32,6 +35,10 @@ counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "${TMPDIR:-/tmp}/vmtest-test.$$
 rm -f "${TMPDIR:-/tmp}/vmtest-test.$$.log"
 [ "$vm_status" -ne 0 ] && status=$vm_status
 
+./vmtest.sh -B "$@"
+base_status=$?
+[ "$base_status" -ne 0 ] && [ "$status" -eq 0 ] && status=$base_status
+
 if [ -d "${VMTEST_OUTPUT:-out}/linux" ]; then
 	scripts/check-series.sh "${check_args[@]}" || { [ "$status" -eq 0 ] && status=1; }
 else
@@ -39,7 +46,7 @@ else
 	[ "$status" -eq 0 ] && status=1
 fi
 
-echo "test: vmtest.sh exited $vm_status, overall status $status"
+echo "test: vmtest.sh exited $vm_status, vmtest.sh -B $base_status, overall status $status"
 if [ -n "$counts" ]; then
 	echo "$counts"
 else
