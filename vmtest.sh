@@ -433,32 +433,45 @@ restore_mtimes()
 
 configure_kernel()
 {
+	configure_tree "$TREE" "$TREE_MNT" config 0
+}
+
+# Configure tree $1 (mounted at $2 in the chroot; log $3.log): tinyconfig
+# plus the fragments.  Every option a fragment asks for must survive
+# olddefconfig; with $4 = 1 those the tree does not know (the ones the
+# series adds, on the base tree) are left out of that check.
+configure_tree()
+{
+	local tree="$1" mnt="$2" logf="$LOG_DIR/$3.log" only_known="$4"
 	local frags=("$PROJECT_DIR"/kconfig-fragments/vm.config) want have="" f sym val
-	local stamp="$TREE/.vmtest-config"
+	local stamp="$tree/.vmtest-config"
 
 	[ "$DEBUG_CONFIG" -eq 1 ] && frags+=("$PROJECT_DIR"/kconfig-fragments/debug.config)
 	want=$(cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
 	[ -f "$stamp" ] && have=$(cat "$stamp")
-	if [ "$want" = "$have" ] && [ -f "$TREE/.config" ]; then
-		log "kernel config up to date"
+	if [ "$want" = "$have" ] && [ -f "$tree/.config" ]; then
+		log "kernel config of $tree up to date"
 		return 0
 	fi
-	mkdir -p "$TREE/.vmtest"
-	cp "${frags[@]}" "$TREE/.vmtest/"
-	in_chroot "make ARCH=x86_64 tinyconfig &&
+	mkdir -p "$tree/.vmtest"
+	cp "${frags[@]}" "$tree/.vmtest/"
+	in_chroot_at "$tree" "$mnt" "make ARCH=x86_64 tinyconfig &&
 		scripts/kconfig/merge_config.sh -m .config .vmtest/*.config &&
-		make ARCH=x86_64 olddefconfig" >"$LOG_DIR/config.log" 2>&1 ||
-		build_failed "kernel configuration" "$LOG_DIR/config.log"
-	# Every option a fragment asks for must have survived olddefconfig.
+		make ARCH=x86_64 olddefconfig" >"$logf" 2>&1 ||
+		build_failed "kernel configuration of $tree" "$logf"
 	for f in "${frags[@]}"; do
 		while IFS='=' read -r sym val; do
 			case "$sym" in CONFIG_*) ;; *) continue ;; esac
-			if [ "$val" = n ]; then
-				! grep -q "^$sym=" "$TREE/.config" && continue
-			elif grep -qx "$sym=$val" "$TREE/.config"; then
+			if [ "$only_known" -eq 1 ] &&
+			   ! git -C "$tree" grep -q -E "^(menu)?config ${sym#CONFIG_}\$" -- '*Kconfig*'; then
 				continue
 			fi
-			die $E_BUILD "$(basename "$f"): $sym=$val is not in the final .config (a dependency is missing); see $LOG_DIR/config.log"
+			if [ "$val" = n ]; then
+				! grep -q "^$sym=" "$tree/.config" && continue
+			elif grep -qx "$sym=$val" "$tree/.config"; then
+				continue
+			fi
+			die $E_BUILD "$(basename "$f"): $sym=$val is not in the final .config of $tree (a dependency is missing); see $logf"
 		done < <(sed -e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set/\1=n/' "$f")
 	done
 	echo "$want" >"$stamp"
@@ -765,42 +778,6 @@ prepare_base_tree()
 	as_root mkdir -p "$ROOTFS$BASE_MNT"
 }
 
-# The fragments minus the options the base does not know (those the
-# series adds): the rest must survive olddefconfig as for the series.
-configure_base()
-{
-	local stamp="$BASE_TREE/.vmtest-config" want have="" f sym val
-	local frags=("$PROJECT_DIR"/kconfig-fragments/vm.config)
-
-	[ "$DEBUG_CONFIG" -eq 1 ] && frags+=("$PROJECT_DIR"/kconfig-fragments/debug.config)
-	want=$(cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
-	[ -f "$stamp" ] && have=$(cat "$stamp")
-	if [ "$want" = "$have" ] && [ -f "$BASE_TREE/.config" ]; then
-		log "base kernel config up to date"
-		return 0
-	fi
-	mkdir -p "$BASE_TREE/.vmtest"
-	cp "${frags[@]}" "$BASE_TREE/.vmtest/"
-	in_chroot_at "$BASE_TREE" "$BASE_MNT" "make ARCH=x86_64 tinyconfig &&
-		scripts/kconfig/merge_config.sh -m .config .vmtest/*.config &&
-		make ARCH=x86_64 olddefconfig" >"$LOG_DIR/config-base.log" 2>&1 ||
-		build_failed "base kernel configuration" "$LOG_DIR/config-base.log"
-	for f in "${frags[@]}"; do
-		while IFS='=' read -r sym val; do
-			case "$sym" in CONFIG_*) ;; *) continue ;; esac
-			git -C "$BASE_TREE" grep -q -E "^(menu)?config ${sym#CONFIG_}\$" \
-				-- '*Kconfig*' || continue
-			if [ "$val" = n ]; then
-				! grep -q "^$sym=" "$BASE_TREE/.config" && continue
-			elif grep -qx "$sym=$val" "$BASE_TREE/.config"; then
-				continue
-			fi
-			die $E_BUILD "$(basename "$f"): $sym=$val is not in the base kernel's .config; see $LOG_DIR/config-base.log"
-		done < <(sed -e 's/^# \(CONFIG_[A-Za-z0-9_]*\) is not set/\1=n/' "$f")
-	done
-	echo "$want" >"$stamp"
-}
-
 # The base kernel, and bpf_test_clones.ko built for it from the series'
 # source (a copy: the series' build of the module stays as it is).
 build_base()
@@ -926,7 +903,7 @@ main()
 	step_begin "build selftests"; build_selftests; step_end
 	if [ "$BASE_MODE" -eq 1 ]; then
 		step_begin "base kernel tree"; prepare_base_tree; step_end
-		step_begin "configure base kernel"; configure_base; step_end
+		step_begin "configure base kernel"; configure_tree "$BASE_TREE" "$BASE_MNT" config-base 1; step_end
 		step_begin "build base kernel"; build_base; step_end
 		step_begin "run in VM (base kernel)"; run_vm; step_end
 		report_base
