@@ -17,8 +17,9 @@ set -uo pipefail
 readonly PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly DEFAULT_TESTS="kprobe_clone,libbpf_clone,fentry_clone,btf_clone_names"
 # Benchmarks and the whole-kernel sweeps print their numbers only under
-# -v: run them apart.
-readonly DEFAULT_BENCHES="kprobe_clone_bench,libbpf_clone_bench,kprobe_clone/vmlinux,fentry_clone/vmlinux_sweep"
+# -v: run them apart.  (-t matches substrings: DEFAULT_TESTS selects
+# these too.)
+readonly DEFAULT_BENCHES="kprobe_clone_bench,libbpf_clone_bench,kprobe_clone_sweep,fentry_clone_sweep"
 
 # Exit statuses, one per failure mode (see usage()).
 readonly E_TESTS=1 E_USAGE=2 E_DEPS=3 E_KDIR=4 E_APPLY=5 E_BUILD=6
@@ -47,7 +48,7 @@ readonly ROOTFS_PACKAGES="bash,coreutils,util-linux,procps,kmod,iproute2,gcc,g++
 readonly TREE_MNT=/build/linux
 readonly BASE_MNT=/build/linux-base
 # The tests of what the series adds; with -B none of them may pass.
-readonly NEW_TESTS="kprobe_clone libbpf_clone fentry_clone"
+readonly NEW_TESTS="kprobe_clone kprobe_clone_sweep libbpf_clone fentry_clone fentry_clone_sweep"
 readonly SELFTESTS_REL=tools/testing/selftests/bpf
 
 STEP_NAMES=()
