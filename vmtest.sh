@@ -23,7 +23,7 @@ readonly DEFAULT_BENCHES="kprobe_clone_bench,libbpf_clone_bench,kprobe_clone_swe
 
 # Exit statuses, one per failure mode (see usage()).
 readonly E_TESTS=1 E_USAGE=2 E_DEPS=3 E_KDIR=4 E_APPLY=5 E_BUILD=6
-readonly E_PANIC=7 E_TIMEOUT=8 E_VM=9
+readonly E_PANIC=7 E_TIMEOUT=8 E_VM=9 E_INTR=130
 
 OUTPUT_DIR="${VMTEST_OUTPUT:-$PROJECT_DIR/out}"
 CACHE_DIR="${VMTEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache}/clone-trace-vmtest}"
@@ -114,7 +114,9 @@ Exit status: the status of COMMAND when it ran and the guest was clean;
   $E_TESTS tests failed, $E_USAGE bad option, $E_DEPS a dependency could not be
   installed, $E_KDIR -k DIR is not a kernel tree, $E_APPLY a patch does not apply,
   $E_BUILD build failure, $E_PANIC panic/oops/BUG/WARN/lockdep splat in the guest,
-  $E_TIMEOUT guest timeout, $E_VM the guest did not report a status.
+  $E_TIMEOUT guest timeout, $E_VM the guest did not report a status, $E_INTR interrupted
+  (SIGINT/SIGTERM; a re-apply of the series that was cut short is redone
+  by the next run, keeping the timestamps it saved).
 EOF
 }
 
@@ -386,7 +388,9 @@ prepare_tree()
 		log "series unchanged since it was applied; building $TREE as it is"
 		return 0
 	fi
+	# Changes left by an interrupted re-apply are the half-applied series.
 	if [ -n "$have" ] && [ "$FORCE" -eq 0 ] &&
+	   [ ! -f "$OUTPUT_DIR/.vmtest-mtimes.pending" ] &&
 	   [ -n "$(git -C "$TREE" status --porcelain --untracked-files=no)" ]; then
 		die $E_APPLY "patches/ or selftests/ changed, and $TREE has uncommitted changes that re-applying would discard: commit and export them (scripts/export-series.sh), or rerun with -f"
 	fi
@@ -638,8 +642,9 @@ kvm_usable()
 	kvm) return 0 ;;
 	esac
 	[ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
-	if ! echo quit | timeout 20 qemu-system-x86_64 -accel kvm -cpu host \
-		-nodefaults -display none -S -monitor stdio >"$LOG_DIR/kvm-probe.log" 2>&1; then
+	# (A subshell, so that the abort is not reported on the terminal.)
+	if ! (echo quit | timeout 20 qemu-system-x86_64 -accel kvm -cpu host \
+		-nodefaults -display none -S -monitor stdio >"$LOG_DIR/kvm-probe.log" 2>&1) 2>/dev/null; then
 		log "/dev/kvm is there but QEMU cannot use it ($(grep -m1 -i error "$LOG_DIR/kvm-probe.log")); using TCG"
 		return 1
 	fi
@@ -705,7 +710,9 @@ EOF
 	if [ "$SHELL_MODE" -eq 1 ]; then
 		as_root "${q[@]}" | tee "$console"
 	else
-		as_root timeout -k 10 "$TIMEOUT" "${q[@]}" </dev/null 2>&1 | tee "$console"
+		# --foreground: QEMU stays in our process group, so that Ctrl-C
+		# reaches it and ends the run instead of only killing tee.
+		as_root timeout --foreground -k 10 "$TIMEOUT" "${q[@]}" </dev/null 2>&1 | tee "$console"
 		status=${PIPESTATUS[0]}
 		if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
 			die $E_TIMEOUT "guest timed out after ${TIMEOUT}s (raise it with -t); console: $console"
@@ -884,6 +891,7 @@ main()
 	GIT_NAME="$(git -C "$PROJECT_DIR" config user.name 2>/dev/null || echo vmtest)"
 	GIT_EMAIL="$(git -C "$PROJECT_DIR" config user.email 2>/dev/null || echo vmtest@localhost)"
 	trap summary EXIT
+	trap 'die $E_INTR "interrupted during step: ${CURRENT_STEP:-none}"' INT TERM
 
 	step_begin "install dependencies"; install_host_deps; step_end
 	# The build root comes from the network and the tree from disk: do both
