@@ -356,8 +356,11 @@ apply_series()
 				am -q --committer-date-is-author-date "$p" \
 				>"$LOG_DIR/apply.log" 2>&1; then
 				git -C "$TREE" am --abort >/dev/null 2>&1
+				echo "---- git am: $(grep -m1 -E '^(error|fatal):' "$LOG_DIR/apply.log")" >&2
 				echo "---- git apply --check $dir/$name ----" >&2
 				git -C "$TREE" apply --check "$p" 2>&1 | head -n 20 >&2
+				# A Ctrl-C that git am caught ends here too (bash then
+				# drops the signal); the next run redoes the re-apply.
 				die $E_APPLY "$dir/$name does not apply on $(git -C "$TREE" log -1 --format='%h %s'); conflicting files are listed above (log: $LOG_DIR/apply.log)"
 			fi
 			n=$((n + 1))
