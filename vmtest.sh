@@ -436,7 +436,7 @@ restore_mtimes()
 		touch -m -d "@$mtime" "$TREE/$f" && n=$((n + 1))
 	done <"$OUTPUT_DIR/.vmtest-mtimes"
 	rm -f "$OUTPUT_DIR/.vmtest-mtimes.pending"
-	log "kept the timestamps of $n unchanged files"
+	[ "$n" -eq 0 ] || log "kept the timestamps of $n unchanged files"
 }
 
 configure_kernel()
