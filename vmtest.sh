@@ -1,13 +1,16 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# vmtest.sh: apply the clone-tracing series to a Linux 6.12 tree, build the
-# kernel, bpf_testmod and test_progs, boot the kernel in QEMU and run the
-# tests there.  Everything comes from Debian's package archive; nothing else
-# is downloaded.
+# vmtest.sh: apply the clone-tracing series to a Linux 7.3 tree (or, with
+# -r 6.12, its backport to a 6.12 tree), build the kernel, the test modules
+# and test_progs, boot the kernel in QEMU and run the tests there.
+# Everything comes from Debian's package archive; nothing else is
+# downloaded, and the host's apt configuration is never changed: the
+# kernel source and Debian's images are fetched with a private apt state
+# in the cache, and kept there.
 #
 # The kernel, modules and selftests are built inside a Debian trixie chroot
-# (clang-19: 6.12's selftests need clang >= 18, bookworm has 16).  The same
+# (clang-19: the selftests need clang >= 18, bookworm has 16).  The same
 # tree, shared read-only over 9p, is the guest's root filesystem; the kernel
 # tree is shared at the same path, so the guest runs the very test_progs the
 # chroot built.
@@ -23,14 +26,19 @@ readonly DEFAULT_BENCHES="kprobe_clone_bench,libbpf_clone_bench,kprobe_clone_swe
 
 # Exit statuses, one per failure mode (see usage()).
 readonly E_TESTS=1 E_USAGE=2 E_DEPS=3 E_KDIR=4 E_APPLY=5 E_BUILD=6
-readonly E_PANIC=7 E_TIMEOUT=8 E_VM=9 E_INTR=130
+readonly E_PANIC=7 E_TIMEOUT=8 E_VM=9 E_DIRTY=10 E_QEMU=11 E_INTR=130
 
-OUTPUT_DIR="${VMTEST_OUTPUT:-$PROJECT_DIR/out}"
+# The bases a series exists for, newest (the default) first.
+readonly BASES="7.3 6.12"
+DEFAULT_BASE=7.3
+
+OUTPUT_DIR="${VMTEST_OUTPUT:-}"
 CACHE_DIR="${VMTEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache}/clone-trace-vmtest}"
 MIRROR="${VMTEST_MIRROR:-http://deb.debian.org/debian}"
-SOURCE_VERSION="${VMTEST_SOURCE_VERSION:-6.12.95-1~bpo12+1}"
-VMLINUX_H_IMAGE="${VMTEST_VMLINUX_H_IMAGE:-linux-image-6.12.95+deb12-amd64-unsigned}"
+SECURITY_MIRROR="${VMTEST_SECURITY_MIRROR:-http://deb.debian.org/debian-security}"
 VM_MEMORY="${VMTEST_MEMORY:-4G}"
+VM_SMP="${VMTEST_SMP:-$(nproc)}"
+BASE=""
 KERNEL_DIR=""
 JOBS="$(nproc)"
 TIMEOUT=""
@@ -43,14 +51,23 @@ COMMAND=()
 
 # Build root: Debian trixie, minbase.  Also the guest's root filesystem.
 readonly ROOTFS_SUITE=trixie
-readonly ROOTFS_PACKAGES="bash,coreutils,util-linux,procps,kmod,iproute2,gcc,g++,make,flex,bison,bc,cpio,python3,perl,libelf-dev,libdw-dev,libssl-dev,zlib1g-dev,libzstd-dev,pkg-config,dwarves,clang-19,lld-19,llvm-19,bpftool,xz-utils,zstd,binutils,file"
+readonly ROOTFS_PACKAGES="bash,coreutils,util-linux,procps,kmod,iproute2,gcc,g++,make,flex,bison,bc,cpio,python3,perl,libelf-dev,libdw-dev,libssl-dev,zlib1g-dev,libzstd-dev,pkg-config,dwarves,clang-19,lld-19,llvm-19,bpftool,xz-utils,zstd,binutils,file,openssl"
 # Where the kernel tree appears inside the chroot and inside the guest.
 readonly TREE_MNT=/build/linux
 readonly BASE_MNT=/build/linux-base
+# Per base (base_setup): where its series lives, the Debian source package
+# and version it is made for, and the Debian image whose BTF becomes the
+# selftests' vmlinux.h.  A pinned version that left the archive is replaced
+# by the newest one there (and said so); whatever was downloaded once is
+# kept in the cache and used again.
+SERIES_DIR="" SOURCE_PKG="" SOURCE_VERSION="" IMAGE_PKG="" IMAGE_RE=""
+IMAGE_VERSION=""
+
 # The tests of what the series adds; with -B none of them may pass.
 readonly NEW_TESTS="kprobe_clone kprobe_clone_sweep libbpf_clone fentry_clone fentry_clone_sweep"
 readonly SELFTESTS_REL=tools/testing/selftests/bpf
 
+BG_PIDS=()
 STEP_NAMES=()
 STEP_TIMES=()
 CURRENT_STEP=""
@@ -60,63 +77,78 @@ TEST_SUMMARY=""
 usage()
 {
 	cat <<EOF
-Usage: $0 [-k DIR] [-d DIR] [-j N] [-t SECONDS] [-D] [-f] [-b] [-B] [-s] [-h] [-- COMMAND...]
+Usage: $0 [-r BASE] [-k DIR] [-d DIR] [-j N] [-t SECONDS] [-D] [-f] [-b] [-B] [-s] [-h] [-- COMMAND...]
 
-Apply patches/series and selftests/series to a Linux 6.12 tree, build the
-kernel, bpf_testmod.ko and test_progs, boot the kernel in QEMU and run
-COMMAND in $SELFTESTS_REL inside the guest.
+Apply the series for BASE to a kernel tree, build the kernel,
+bpf_testmod.ko, bpf_test_clones.ko and test_progs, boot the kernel in QEMU
+and run COMMAND in $SELFTESTS_REL inside the guest.
 Default: ./test_progs -t $DEFAULT_TESTS -d $DEFAULT_BENCHES,
 then ./test_progs -v -t $DEFAULT_BENCHES (benchmarks and sweeps, with
 their numbers).
 
+Bases: 7.3 (patches/ and selftests/, on Debian's linux-source-7.3) and
+6.12 (backports/6.12/, on Debian's linux-source-6.12).
+
 Options:
-  -k DIR      base kernel tree to use instead of Debian's linux-source-6.12.
+  -r BASE     the base to test: $BASES (default: $DEFAULT_BASE, or the
+              VERSION.PATCHLEVEL of -k DIR).
+  -k DIR      base kernel tree to use instead of Debian's source package;
+              its Makefile's VERSION.PATCHLEVEL picks the series.
               DIR is never modified: a git DIR is cloned (--shared) at its
               HEAD, any other DIR is copied.
-  -d DIR      output directory (default: $PROJECT_DIR/out). It holds the
+  -d DIR      output directory (default: $PROJECT_DIR/out/BASE). It holds the
               patched git tree (DIR/linux), the logs (DIR/logs) and the
-              guest's exchange directory (DIR/vm).
+              guest's exchange directory (DIR/vm). An existing DIR must be
+              empty or made by vmtest.sh (it holds .vmtest-output).
   -j N        parallel build jobs (default: nproc = $(nproc)).
   -t SECONDS  kill the guest after SECONDS (default: 1200 under TCG,
               600 with KVM); a timeout fails the run.
   -D          also merge kconfig-fragments/debug.config (KASAN, lockdep,
               ...): slower, checked run. Switching rebuilds the kernel.
-  -f          discard local changes in DIR/linux when the series changed
-              (by default the run stops and says what would be lost).
+  -f          discard what DIR/linux holds beyond the series (commits and
+              changes not exported to the series) when the series or the
+              base changed; by default the run stops and says what would
+              be lost.
   -b          build every patch of the series on its own instead of
               booting: the kernel at each commit (and libbpf once the series
               touches it), and the touched .c files at W=1 with no warning
               that the base did not have. Reuses DIR/linux's build.
   -B          prove the tests need the kernel series: build the base
-              kernel without patches/ in DIR/linux-base (same config, minus
-              the options the series adds) and bpf_test_clones.ko for it,
-              boot it and run ./test_progs -t $DEFAULT_TESTS
+              kernel without the kernel series in DIR/linux-base (same
+              config, minus the options the series adds) and
+              bpf_test_clones.ko for it, boot it and run
+              ./test_progs -t $DEFAULT_TESTS
               with the series' test_progs.  Succeeds only if none of
               $NEW_TESTS passes, in whole or in part
               (btf_clone_names checks what the base already does).
-  -s          start an interactive shell in the guest instead of COMMAND.
+  -s          start an interactive shell in the guest (no COMMAND).
   -h          show this help.
 
 Environment:
   VMTEST_OUTPUT          same as -d.
-  VMTEST_CACHE           cache for the build root and the vmlinux.h
-                         (default: \${XDG_CACHE_HOME:-~/.cache}/clone-trace-vmtest).
-  VMTEST_MIRROR          Debian mirror for debootstrap (default: $MIRROR).
-  VMTEST_SOURCE_VERSION  linux-source-6.12 version to install
-                         (default: $SOURCE_VERSION).
-  VMTEST_VMLINUX_H_IMAGE Debian kernel package whose BTF becomes the
-                         selftests' vmlinux.h (default: $VMLINUX_H_IMAGE).
+  VMTEST_CACHE           cache for the build root, the downloaded packages
+                         and the vmlinux.h (default:
+                         \${XDG_CACHE_HOME:-~/.cache}/clone-trace-vmtest).
+  VMTEST_MIRROR          Debian mirror (default: $MIRROR).
+  VMTEST_SECURITY_MIRROR Debian security mirror (default: $SECURITY_MIRROR).
+  VMTEST_SOURCE_VERSION  version of the base's linux-source package
+                         (default: the one the series is made for, else the
+                         newest in the archive).
   VMTEST_MEMORY          guest memory (default: $VM_MEMORY).
+  VMTEST_SMP             guest CPUs (default: nproc).
   VMTEST_ACCEL           kvm, tcg or auto (default: auto: KVM when QEMU
                          can start a vCPU with it, TCG -cpu max otherwise).
 
-Exit status: the status of COMMAND when it ran and the guest was clean;
-  $E_TESTS tests failed, $E_USAGE bad option, $E_DEPS a dependency could not be
-  installed, $E_KDIR -k DIR is not a kernel tree, $E_APPLY a patch does not apply,
-  $E_BUILD build failure, $E_PANIC panic/oops/BUG/WARN/lockdep splat in the guest,
-  $E_TIMEOUT guest timeout, $E_VM the guest did not report a status, $E_INTR interrupted
-  (SIGINT/SIGTERM; a re-apply of the series that was cut short is redone
-  by the next run, keeping the timestamps it saved).
+Exit status: 0 the tests (or COMMAND) passed and the guest was clean;
+  $E_TESTS tests failed (or COMMAND exited non-zero: its status is printed),
+  $E_USAGE bad option, $E_DEPS a dependency could not be installed or fetched
+  (packages, the kernel source, the build root), $E_KDIR -k DIR is not a
+  kernel tree, $E_APPLY a patch does not apply, $E_BUILD build failure,
+  $E_PANIC panic/oops/BUG/WARN/lockdep splat in the guest, $E_TIMEOUT guest
+  timeout, $E_VM the guest did not report a status, $E_DIRTY DIR/linux holds
+  work that the run would discard, $E_QEMU QEMU could not start, $E_INTR
+  interrupted (SIGINT/SIGTERM; a re-apply of the series that was cut short
+  is redone by the next run, keeping the timestamps it saved).
 EOF
 }
 
@@ -159,10 +191,14 @@ summary()
 	local status=$? i
 
 	trap - EXIT
+	trap '' INT TERM
 	[ -n "$CURRENT_STEP" ] && step_end
+	stop_background
+	restore_each_patch_head
 	{
 		echo
 		echo "==================== vmtest summary ===================="
+		[ -n "$BASE" ] && printf '  %-28s %s\n' "base" "$BASE${BASE_DESC:+ ($BASE_DESC)}"
 		for i in "${!STEP_NAMES[@]}"; do
 			printf '  %-28s %s\n' "${STEP_NAMES[$i]}" "$(fmt_time "${STEP_TIMES[$i]}")"
 		done
@@ -172,6 +208,17 @@ summary()
 		echo "========================================================"
 	} >&2
 	exit "$status"
+}
+
+# Background steps (the debootstrap) never outlive the run.
+stop_background()
+{
+	local pid
+
+	for pid in "${BG_PIDS[@]}"; do
+		kill -TERM -- "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+	done
+	BG_PIDS=()
 }
 
 # Print the last lines of a log to stderr and fail the build step.
@@ -198,67 +245,195 @@ as_root()
 install_host_deps()
 {
 	local missing=() pkg
-	# qemu and the kernel source from bookworm-backports; python3-ply and
-	# python3-git for checkpatch's SPDX check (scripts/check-series.sh).
+	# python3-ply and python3-git for checkpatch's SPDX check
+	# (scripts/check-series.sh).  The kernel source is not installed on
+	# the host: fetch_deb() downloads it into the cache.
 	local pkgs=(git xz-utils debootstrap qemu-system-x86 util-linux rsync
-		    perl python3 python3-ply python3-git dpkg ca-certificates)
+		    perl python3 python3-ply python3-git dpkg ca-certificates
+		    apt zstd)
 
+	[ -r /etc/debian_version ] && command -v dpkg-query >/dev/null ||
+		die $E_DEPS "this host is not Debian (no /etc/debian_version or dpkg): vmtest.sh needs Debian 12 or later with apt, or the packages ${pkgs[*]} installed by hand"
 	for pkg in "${pkgs[@]}"; do
 		dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null |
 			grep -q 'install ok installed' || missing+=("$pkg")
 	done
-	if [ -z "$KERNEL_DIR" ] &&
-	   ! dpkg-query -W -f='${Version}' linux-source-6.12 2>/dev/null |
-	   grep -qxF "$SOURCE_VERSION"; then
-		missing+=("linux-source-6.12=$SOURCE_VERSION")
-	fi
 	[ ${#missing[@]} -eq 0 ] && return 0
 
-	log "installing from Debian's archive: ${missing[*]}"
+	log "installing from the host's apt sources: ${missing[*]}"
 	if [ "$(id -u)" -ne 0 ] && ! sudo -n true 2>/dev/null; then
 		die $E_DEPS "missing packages: ${missing[*]}; run as root or with passwordless sudo, or install them"
 	fi
-	if ! grep -rqs 'bookworm-backports' /etc/apt/sources.list /etc/apt/sources.list.d/; then
-		as_root tee /etc/apt/sources.list.d/vmtest-bookworm-backports.sources >/dev/null <<EOF
-Types: deb
-URIs: $MIRROR
-Suites: bookworm-backports
-Components: main
-Signed-By: /usr/share/keyrings/debian-archive-keyring.gpg
-EOF
-	fi
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get update -q \
-		>"$LOG_DIR/apt.log" 2>&1 ||
-		build_failed "apt-get update" "$LOG_DIR/apt.log"
-	# qemu and linux-source come from bookworm-backports (qemu 10 is what
-	# was measured; 6.12 is only there and in -security).
-	as_root env DEBIAN_FRONTEND=noninteractive apt-get install -y -q \
-		--no-install-recommends -t bookworm-backports "${missing[@]}" \
+	# A held dpkg lock (unattended-upgrades) is waited for, up to 5 min.
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
+		update -q >"$LOG_DIR/apt.log" 2>&1 || {
+		tail -n 20 "$LOG_DIR/apt.log" >&2
+		die $E_DEPS "apt-get update failed; see $LOG_DIR/apt.log"
+	}
+	as_root env DEBIAN_FRONTEND=noninteractive apt-get -o DPkg::Lock::Timeout=300 \
+		install -y -q --no-install-recommends "${missing[@]}" \
 		</dev/null >>"$LOG_DIR/apt.log" 2>&1 || {
 		tail -n 20 "$LOG_DIR/apt.log" >&2
 		die $E_DEPS "could not install ${missing[*]}; see $LOG_DIR/apt.log"
 	}
 }
 
+# Per-base settings.  The pinned versions are the ones the series was
+# made and measured on.
+base_setup()
+{
+	case "$BASE" in
+	7.3)
+		SERIES_DIR="$PROJECT_DIR"
+		SOURCE_PKG=linux-source-7.3
+		: "${SOURCE_VERSION:=7.3.4-1~bpo13+1}"
+		# Since 7.3, Debian's vmlinuz is in linux-binary-*.
+		IMAGE_PKG=linux-binary-7.3.4+deb13-amd64
+		IMAGE_VERSION=7.3.4-1~bpo13+1
+		IMAGE_RE='^linux-binary-7\.3\.[0-9]+\+deb13-amd64$'
+		;;
+	6.12)
+		SERIES_DIR="$PROJECT_DIR/backports/6.12"
+		SOURCE_PKG=linux-source-6.12
+		: "${SOURCE_VERSION:=6.12.95-1~bpo12+1}"
+		IMAGE_PKG=linux-image-6.12.95+deb12-amd64-unsigned
+		IMAGE_VERSION=6.12.95-1~bpo12+1
+		IMAGE_RE='^linux-image-6\.12\.[0-9]+\+deb1[23]-amd64-unsigned$'
+		;;
+	*)
+		die $E_USAGE "no series for base '$BASE' (bases: $BASES)"
+		;;
+	esac
+	[ -f "$SERIES_DIR/patches/series" ] && [ -f "$SERIES_DIR/selftests/series" ] ||
+		die $E_USAGE "base $BASE: no series in $SERIES_DIR/{patches,selftests}/series"
+}
+
+# apt-get with a private configuration, state and package cache under the
+# cache directory: the host's sources are never touched, and any user can
+# run it.  All the suites the bases need are listed.
+APT_DIR=""
+apt_private()
+{
+	apt-get -q -o Dir::Etc::sourcelist="$APT_DIR/sources.list" \
+		-o Dir::Etc::sourceparts=- -o Dir::Etc::preferencesparts=- \
+		-o Dir::State::Lists="$APT_DIR/lists" -o Dir::Cache="$APT_DIR/cache" \
+		-o Dir::State::status=/dev/null -o Debug::NoLocking=1 \
+		-o APT::Sandbox::User="$(id -un)" -o Acquire::Retries=3 "$@"
+}
+
+apt_cache_private()
+{
+	apt-cache -o Dir::Etc::sourcelist="$APT_DIR/sources.list" \
+		-o Dir::Etc::sourceparts=- -o Dir::Etc::preferencesparts=- \
+		-o Dir::State::Lists="$APT_DIR/lists" -o Dir::Cache="$APT_DIR/cache" \
+		-o Dir::State::status=/dev/null "$@"
+}
+
+APT_UPDATED=0
+apt_update_private()
+{
+	[ "$APT_UPDATED" -eq 1 ] && return 0
+	APT_DIR="$CACHE_DIR/apt"
+	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
+	cat >"$APT_DIR/sources.list" <<EOF
+deb $MIRROR bookworm main
+deb $MIRROR bookworm-backports main
+deb $SECURITY_MIRROR bookworm-security main
+deb $MIRROR trixie main
+deb $MIRROR trixie-backports main
+deb $SECURITY_MIRROR trixie-security main
+EOF
+	log "reading the package lists of Debian's archive (private apt state in $APT_DIR)"
+	apt_private update >"$LOG_DIR/apt-private.log" 2>&1 || {
+		tail -n 20 "$LOG_DIR/apt-private.log" >&2
+		die $E_DEPS "apt-get update of Debian's archive failed; see $LOG_DIR/apt-private.log"
+	}
+	APT_UPDATED=1
+}
+
+# fetch_deb PACKAGE VERSION REGEX: print the path of PACKAGE's .deb at
+# VERSION in the cache, downloading it if needed.  When that version is
+# neither cached nor in the archive any more, take the newest version of
+# the package (or, with REGEX, of the newest package matching it) and say
+# so on stderr.
+fetch_deb()
+{
+	local pkg="$1" ver="$2" re="$3" dir="$CACHE_DIR/debs" f have tmp
+
+	mkdir -p "$dir"
+	f=$(ls "$dir/${pkg}_${ver//:/%3a}_"*.deb 2>/dev/null | head -n 1)
+	if [ -n "$f" ]; then
+		echo "$f"
+		return 0
+	fi
+	apt_update_private
+	have=$(apt_cache_private madison "$pkg" 2>/dev/null | awk -F' [|] ' -v v="$ver" '$2 == v { print $2 }' | head -n 1)
+	if [ -z "$have" ]; then
+		if [ -n "$re" ]; then
+			pkg=$(apt_cache_private pkgnames 2>/dev/null | grep -E "$re" | sort -V | tail -n 1)
+			[ -n "$pkg" ] || die $E_DEPS "no package matching $re in Debian's archive"
+		fi
+		have=$(apt_cache_private madison "$pkg" 2>/dev/null | awk -F' [|] ' '{ print $2 }' | sort -V | tail -n 1)
+		[ -n "$have" ] || die $E_DEPS "$pkg is not in Debian's archive ($APT_DIR/sources.list)"
+		log "NOTE: $1 $ver is no longer in Debian's archive; using $pkg $have instead" >&2
+		f=$(ls "$dir/${pkg}_${have//:/%3a}_"*.deb 2>/dev/null | head -n 1)
+		if [ -n "$f" ]; then
+			echo "$f"
+			return 0
+		fi
+	fi
+	tmp=$(mktemp -d "$dir/.download.XXXXXX")
+	log "downloading $pkg $have" >&2
+	(cd "$tmp" && apt_private download "$pkg=$have") >>"$LOG_DIR/apt-private.log" 2>&1 || {
+		rm -rf "$tmp"
+		die $E_DEPS "apt-get download $pkg=$have failed; see $LOG_DIR/apt-private.log"
+	}
+	f=$(ls "$tmp"/*.deb | head -n 1)
+	mv "$f" "$dir/" && rmdir "$tmp" ||
+		die $E_DEPS "cannot store $f in $dir (disk full?)"
+	echo "$dir/$(basename "$f")"
+}
+
+# Take the lock file $1 on fd $2, waiting for (and naming) its holder.
+take_lock()
+{
+	local file="$1" fd="$2" what="$3" mode=-x
+
+	[ "${4:-}" = shared ] && mode=-s
+	eval "exec $fd>>\"\$file\"" || die $E_USAGE "cannot open lock $file"
+	if ! flock -n "$mode" "$fd"; then
+		log "waiting for $what: held by $(cat "$file.owner" 2>/dev/null || echo 'another run')"
+		flock "$mode" "$fd" || die $E_USAGE "cannot lock $file"
+	fi
+	echo "pid $$ ($(id -un)@$(hostname), $(date -u +%FT%TZ), $PROJECT_DIR)" >"$file.owner"
+}
+
 # The build root / guest root.  Cached: rebuilt only when the package list
-# changes.  Built in a temporary directory and renamed, so an interrupted
-# debootstrap never leaves a half tree behind.
+# changes.  Built in a temporary directory of its own and renamed, so an
+# interrupted debootstrap never leaves a half tree behind; the cache lock
+# keeps two runs from replacing a root the other one uses.
 make_rootfs()
 {
-	local stamp="$ROOTFS/.vmtest-packages" tmp="$CACHE_DIR/rootfs.tmp"
+	local stamp="$ROOTFS/.vmtest-packages" tmp
 
 	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$ROOTFS_PACKAGES" ]; then
 		log "build root up to date: $ROOTFS"
 		return 0
 	fi
-	as_root rm -rf "$tmp"
+	tmp=$(mktemp -d "$CACHE_DIR/.rootfs.XXXXXX") ||
+		die $E_DEPS "cannot create a temporary directory in $CACHE_DIR"
 	log "debootstrap $ROOTFS_SUITE into $ROOTFS (log: $LOG_DIR/debootstrap.log)"
-	as_root debootstrap --variant=minbase --include="$ROOTFS_PACKAGES" \
-		"$ROOTFS_SUITE" "$tmp" "$MIRROR" >"$LOG_DIR/debootstrap.log" 2>&1 ||
-		build_failed "debootstrap" "$LOG_DIR/debootstrap.log"
-	as_root mkdir -p "$tmp$TREE_MNT" "$tmp/vmtest"
+	if ! as_root debootstrap --variant=minbase --include="$ROOTFS_PACKAGES" \
+		"$ROOTFS_SUITE" "$tmp" "$MIRROR" >"$LOG_DIR/debootstrap.log" 2>&1; then
+		as_root rm -rf --one-file-system "$tmp"
+		tail -n 20 "$LOG_DIR/debootstrap.log" >&2
+		die $E_DEPS "debootstrap of the build root failed; see $LOG_DIR/debootstrap.log"
+	fi
+	as_root mkdir -p "$tmp$TREE_MNT" "$tmp$BASE_MNT" "$tmp/vmtest"
 	echo "$ROOTFS_PACKAGES" | as_root tee "$tmp/.vmtest-packages" >/dev/null
-	as_root rm -rf "$ROOTFS"
+	if [ -d "$ROOTFS" ]; then
+		as_root mv "$ROOTFS" "$tmp.old" && as_root rm -rf --one-file-system "$tmp.old"
+	fi
 	as_root mv "$tmp" "$ROOTFS"
 }
 
@@ -291,36 +466,67 @@ in_chroot_at()
 		LANG=C.UTF-8 /bin/sh -c "cd $mnt && $1"
 }
 
-# Import a base tree into $TREE as a git repository with one commit.
+# What the base tree is made from, as one line: the Debian source package
+# and version, or -k DIR and its HEAD.  A tree made from something else is
+# made again (prepare_tree).  Sets BASE_ID, BASE_DESC and, for Debian's
+# source, SOURCE_DEB.
+SOURCE_DEB=""
+resolve_base_id()
+{
+	local v
+
+	if [ -z "$KERNEL_DIR" ]; then
+		SOURCE_DEB=$(fetch_deb "$SOURCE_PKG" "$SOURCE_VERSION" "") || exit $?
+		v=$(dpkg-deb -f "$SOURCE_DEB" Version) ||
+			die $E_DEPS "$SOURCE_DEB is not a Debian package; remove it"
+		BASE_DESC="Debian $SOURCE_PKG $v"
+		[ "$v" = "$SOURCE_VERSION" ] ||
+			BASE_DESC+=", not $SOURCE_VERSION that the series was made on"
+		BASE_ID="debian:$SOURCE_PKG=$v"
+	elif [ -e "$KERNEL_DIR/.git" ]; then
+		v=$(git -C "$KERNEL_DIR" rev-parse HEAD) ||
+			die $E_KDIR "-k $KERNEL_DIR: git rev-parse HEAD failed"
+		BASE_DESC="$KERNEL_DIR at ${v:0:12}"
+		BASE_ID="git:$KERNEL_DIR@$v"
+	else
+		BASE_DESC="copy of $KERNEL_DIR"
+		BASE_ID="copy:$KERNEL_DIR"
+	fi
+}
+
+# Import the base tree into $TREE as a git repository with one commit.
 # The commit's identity and dates are fixed so that the same source always
 # gives the same base commit (format-patch's base-commit then stays stable).
 import_base()
 {
-	local tmp="$TREE.tmp"
+	local tmp
 
-	rm -rf "$tmp"
-	mkdir -p "$tmp"
+	tmp=$(mktemp -d "$OUTPUT_DIR/.linux.XXXXXX") ||
+		die $E_DEPS "cannot create a directory in $OUTPUT_DIR"
 	if [ -z "$KERNEL_DIR" ]; then
-		log "unpacking /usr/src/linux-source-6.12.tar.xz"
-		tar -xJf /usr/src/linux-source-6.12.tar.xz -C "$tmp" \
-			--strip-components=1 ||
-			die $E_KDIR "cannot unpack /usr/src/linux-source-6.12.tar.xz"
-		BASE_DESC="Debian linux-source-6.12 $SOURCE_VERSION"
+		log "unpacking $SOURCE_PKG from $(basename "$SOURCE_DEB")"
+		dpkg-deb --fsys-tarfile "$SOURCE_DEB" |
+			tar -xO --wildcards './usr/src/linux-source-*.tar.xz' |
+			tar -xJ -C "$tmp" --strip-components=1 || {
+			rm -rf "$tmp"
+			die $E_DEPS "cannot unpack the kernel source from $SOURCE_DEB into $OUTPUT_DIR (disk full?)"
+		}
 	elif [ -e "$KERNEL_DIR/.git" ]; then
 		log "cloning $KERNEL_DIR at HEAD (uncommitted changes there are not used)"
-		rm -rf "$tmp"
+		rmdir "$tmp"
 		git clone -q --shared --no-checkout "$KERNEL_DIR" "$tmp" ||
 			die $E_KDIR "git clone of $KERNEL_DIR failed"
-		git -C "$tmp" checkout -q --detach HEAD ||
+		git -C "$tmp" checkout -q -B vmtest "${BASE_ID##*@}" ||
 			die $E_KDIR "checkout of $KERNEL_DIR HEAD failed"
 		git -C "$tmp" tag -f vmtest-base HEAD >/dev/null
 		mv "$tmp" "$TREE"
 		return 0
 	else
 		log "copying $KERNEL_DIR"
-		rsync -a --exclude=.git "$KERNEL_DIR/" "$tmp/" ||
+		rsync -a --exclude=.git "$KERNEL_DIR/" "$tmp/" || {
+			rm -rf "$tmp"
 			die $E_KDIR "copying $KERNEL_DIR failed"
-		BASE_DESC="copy of $KERNEL_DIR"
+		}
 	fi
 	(
 		cd "$tmp" || exit 1
@@ -330,17 +536,21 @@ import_base()
 		export GIT_COMMITTER_DATE="$GIT_AUTHOR_DATE"
 		git init -q -b vmtest &&
 		git add -f -A &&
-		git commit -q -m "base: $BASE_DESC" &&
+		git commit -q -m "base: ${BASE_DESC%%, not *}" &&
 		git tag vmtest-base
-	) || die $E_KDIR "git import of the base tree failed"
+	) || { rm -rf "$tmp"; die $E_KDIR "git import of the base tree failed"; }
 	mv "$tmp" "$TREE"
 }
 
+# The series of the base and what it is applied on: a change of either
+# means the tree has to be made again.
 series_hash()
 {
-	cat "$PROJECT_DIR"/patches/series "$PROJECT_DIR"/selftests/series \
-		"$PROJECT_DIR"/patches/*.patch "$PROJECT_DIR"/selftests/*.patch \
-		2>/dev/null | sha256sum | cut -d' ' -f1
+	{
+		echo "$BASE_ID"
+		cat "$SERIES_DIR"/patches/series "$SERIES_DIR"/selftests/series \
+			"$SERIES_DIR"/patches/*.patch "$SERIES_DIR"/selftests/*.patch
+	} 2>/dev/null | sha256sum | cut -d' ' -f1
 }
 
 apply_series()
@@ -350,8 +560,8 @@ apply_series()
 	for dir in patches selftests; do
 		while read -r name; do
 			case "$name" in ''|'#'*) continue ;; esac
-			p="$PROJECT_DIR/$dir/$name"
-			[ -f "$p" ] || die $E_APPLY "$dir/series names $name, which does not exist"
+			p="$SERIES_DIR/$dir/$name"
+			[ -f "$p" ] || die $E_APPLY "$SERIES_DIR/$dir/series names $name, which does not exist"
 			if ! git -C "$TREE" -c user.name="$GIT_NAME" -c user.email="$GIT_EMAIL" \
 				am -q --committer-date-is-author-date "$p" \
 				>"$LOG_DIR/apply.log" 2>&1; then
@@ -364,17 +574,22 @@ apply_series()
 				die $E_APPLY "$dir/$name does not apply on $(git -C "$TREE" log -1 --format='%h %s'); conflicting files are listed above (log: $LOG_DIR/apply.log)"
 			fi
 			n=$((n + 1))
-		done <"$PROJECT_DIR/$dir/series"
+		done <"$SERIES_DIR/$dir/series"
 	done
-	log "applied $n patches"
+	log "applied $n patches of ${SERIES_DIR#"$PROJECT_DIR"/}"
 }
 
 # Make $TREE the base plus both series.  An existing tree is reused as is
-# when the series did not change since it was applied, so that edits made
-# in the tree (the way to work on the series) are built and tested.
+# when neither the series nor the base changed since it was applied, so that
+# edits made in the tree (the way to work on the series) are built and
+# tested.  Otherwise the tree is made again, but never over work that is
+# only there: commits or changes the series does not hold stop the run.
+# The state file holds the series hash and the HEAD the harness (or
+# scripts/export-series.sh) left.
 prepare_tree()
 {
-	local state="$OUTPUT_DIR/.vmtest-series" want have=""
+	local state="$OUTPUT_DIR/.vmtest-series" idf="$OUTPUT_DIR/.vmtest-base-id"
+	local want have="" have_head="" head lost
 
 	if [ -n "$KERNEL_DIR" ]; then
 		[ -f "$KERNEL_DIR/Makefile" ] && [ -f "$KERNEL_DIR/kernel/bpf/syscall.c" ] ||
@@ -383,26 +598,63 @@ prepare_tree()
 	if [ -d "$TREE" ] && ! git -C "$TREE" rev-parse -q --verify vmtest-base >/dev/null; then
 		die $E_KDIR "$TREE exists but is not a vmtest tree; remove it or pick another -d"
 	fi
-	[ -d "$TREE" ] || import_base
 
 	want=$(series_hash)
-	[ -f "$state" ] && have=$(cat "$state")
-	if [ "$want" = "$have" ]; then
-		log "series unchanged since it was applied; building $TREE as it is"
+	if [ -s "$state" ]; then
+		have=$(sed -n 's/^series //p' "$state")
+		have_head=$(sed -n 's/^head //p' "$state")
+	fi
+	if [ -d "$TREE" ] && [ "$want" = "$have" ] &&
+	   [ "$(cat "$idf" 2>/dev/null)" = "$BASE_ID" ]; then
+		head=$(git -C "$TREE" rev-parse HEAD)
+		# An interrupted -b leaves HEAD detached on a commit of the
+		# series: back to the whole series.
+		if ! git -C "$TREE" symbolic-ref -q HEAD >/dev/null && [ -n "$have_head" ] &&
+		   [ "$head" != "$have_head" ] &&
+		   git -C "$TREE" merge-base --is-ancestor "$head" "$have_head" 2>/dev/null &&
+		   [ -z "$(git -C "$TREE" status --porcelain --untracked-files=no)" ]; then
+			log "$TREE was left at $(git -C "$TREE" log -1 --format='%h %s' "$head") (interrupted -b?); back to the whole series"
+			git -C "$TREE" checkout -q vmtest 2>/dev/null ||
+				git -C "$TREE" checkout -q "$have_head"
+		fi
+		log "series and base unchanged since they were applied; building $TREE as it is"
 		return 0
 	fi
-	# Changes left by an interrupted re-apply are the half-applied series.
-	if [ -n "$have" ] && [ "$FORCE" -eq 0 ] &&
-	   [ ! -f "$OUTPUT_DIR/.vmtest-mtimes.pending" ] &&
-	   [ -n "$(git -C "$TREE" status --porcelain --untracked-files=no)" ]; then
-		die $E_APPLY "patches/ or selftests/ changed, and $TREE has uncommitted changes that re-applying would discard: commit and export them (scripts/export-series.sh), or rerun with -f"
+
+	if [ -d "$TREE" ] && [ "$FORCE" -eq 0 ]; then
+		head=$(git -C "$TREE" rev-parse HEAD)
+		lost=""
+		# Changes left by an interrupted re-apply are the half-applied series.
+		if [ ! -f "$OUTPUT_DIR/.vmtest-mtimes.pending" ] &&
+		   [ -n "$(git -C "$TREE" status --porcelain --untracked-files=no)" ]; then
+			lost="uncommitted changes ($(git -C "$TREE" status --porcelain --untracked-files=no | wc -l) files)"
+		elif [ ! -f "$OUTPUT_DIR/.vmtest-mtimes.pending" ] &&
+		     [ "$head" != "$have_head" ] &&
+		     [ "$head" != "$(git -C "$TREE" rev-parse vmtest-base)" ]; then
+			if [ -n "$have_head" ] && git -C "$TREE" merge-base --is-ancestor "$have_head" "$head" 2>/dev/null; then
+				lost="$(git -C "$TREE" rev-list --count "$have_head..$head") commits not exported: $(git -C "$TREE" log --format=%s -3 "$have_head..$head" | paste -sd';' -)"
+			else
+				lost="HEAD ${head:0:12} is not the series the harness applied ($( [ -n "$have_head" ] && echo "that was ${have_head:0:12}" || echo "no record of it: $state is missing or empty"))"
+			fi
+		fi
+		[ -z "$lost" ] ||
+			die $E_DIRTY "the series or the base changed, and re-applying would lose what $TREE holds: $lost. Export it (commit, then scripts/export-series.sh $( [ "$BASE" = "$DEFAULT_BASE" ] || echo "-r $BASE ")), or rerun with -f to discard it"
+	fi
+	if [ -d "$TREE" ] && [ "$(cat "$idf" 2>/dev/null)" != "$BASE_ID" ]; then
+		log "the base changed ($(cat "$idf" 2>/dev/null || echo unknown) -> $BASE_ID): making $TREE again"
+		rm -rf "$TREE" "$OUTPUT_DIR/.vmtest-mtimes" "$OUTPUT_DIR/.vmtest-mtimes.pending"
+	fi
+	if [ ! -d "$TREE" ]; then
+		import_base
+		echo "$BASE_ID" >"$idf"
 	fi
 	git -C "$TREE" am --abort >/dev/null 2>&1
 	save_mtimes
 	git -C "$TREE" checkout -q -f -B vmtest vmtest-base
 	apply_series
 	restore_mtimes
-	echo "$want" >"$state"
+	printf 'series %s\nhead %s\n' "$want" "$(git -C "$TREE" rev-parse HEAD)" >"$state.tmp" &&
+		mv "$state.tmp" "$state"
 }
 
 # Re-applying the series rewrites every file it touches, which would make
@@ -451,8 +703,9 @@ configure_kernel()
 configure_tree()
 {
 	local tree="$1" mnt="$2" logf="$LOG_DIR/$3.log" only_known="$4"
-	local frags=("$PROJECT_DIR"/kconfig-fragments/vm.config) want have="" f sym val
-	local stamp="$tree/.vmtest-config"
+	local frags=("$PROJECT_DIR"/kconfig-fragments/vm.config
+		     "$PROJECT_DIR/kconfig-fragments/base-$BASE.config")
+	local stamp="$tree/.vmtest-config" want have="" f sym val merge=""
 
 	[ "$DEBUG_CONFIG" -eq 1 ] && frags+=("$PROJECT_DIR"/kconfig-fragments/debug.config)
 	want=$(cat "${frags[@]}" | sha256sum | cut -d' ' -f1)
@@ -462,9 +715,14 @@ configure_tree()
 		return 0
 	fi
 	mkdir -p "$tree/.vmtest"
+	rm -f "$tree"/.vmtest/*.config
 	cp "${frags[@]}" "$tree/.vmtest/"
+	# In order: vm.config, then what differs per base, then -D's.
+	for f in "${frags[@]}"; do
+		merge+=" .vmtest/$(basename "$f")"
+	done
 	in_chroot_at "$tree" "$mnt" "make ARCH=x86_64 tinyconfig &&
-		scripts/kconfig/merge_config.sh -m .config .vmtest/*.config &&
+		scripts/kconfig/merge_config.sh -m .config$merge &&
 		make ARCH=x86_64 olddefconfig" >"$logf" 2>&1 ||
 		build_failed "kernel configuration of $tree" "$logf"
 	for f in "${frags[@]}"; do
@@ -500,6 +758,15 @@ w1_warnings()
 		sed -n 's/^\([^:]*\.[ch]\):[0-9]*:[0-9]*: warning:.*/\1/p' | sort | uniq -c
 }
 
+EACH_PATCH_HEAD=""
+restore_each_patch_head()
+{
+	[ -n "$EACH_PATCH_HEAD" ] || return 0
+	git -C "$TREE" checkout -q "$EACH_PATCH_HEAD" ||
+		log "could not check out $EACH_PATCH_HEAD again in $TREE: do it by hand"
+	EACH_PATCH_HEAD=""
+}
+
 # -b: build each commit of the series on its own, in order, reusing the
 # tree's build; check the touched .c files for new W=1 warnings.
 build_each_patch()
@@ -512,6 +779,8 @@ build_each_patch()
 	head=$(git -C "$TREE" symbolic-ref -q --short HEAD || git -C "$TREE" rev-parse HEAD)
 	mapfile -t commits < <(git -C "$TREE" rev-list --reverse vmtest-base..HEAD)
 	n=${#commits[@]}
+	# Whatever ends the run (a failure, Ctrl-C), summary() puts HEAD back.
+	EACH_PATCH_HEAD="$head"
 	# Objects of the kernel's own .c files that the series touches.
 	objs=$(git -C "$TREE" diff --name-only vmtest-base HEAD -- '*.c' |
 		grep -v '^tools/' | while read -r f; do
@@ -547,42 +816,64 @@ build_each_patch()
 			"$(git -C "$TREE" log -1 --format=%s "$c" | cut -c1-64)" \
 			"$([ "$libbpf" -eq 1 ] && echo ', libbpf ok')" "${new_w:- none}"
 	done
-	git -C "$TREE" checkout -q "$head"
+	restore_each_patch_head
 	[ "$failed" -eq 0 ] || die $E_BUILD "some patches add W=1 warnings (above); log: $logf"
 }
 
 # vmlinux.h for the selftests.  The test kernel's own BTF is too small
 # (tinyconfig): ~800 progs use types from all over the kernel.  Debian's
-# 6.12 image embeds the BTF of a full config of the same kernel version,
-# which is what a distro user compiles against anyway.
-make_vmlinux_h()
+# image of the base embeds the BTF of a full config of the same kernel
+# version, which is what a distro user compiles against anyway.  Only the
+# vmlinux is prepared here, and passed as VMLINUX_BTF: the selftests dump
+# vmlinux.h from it with the bpftool they build from the tree.  The
+# build root's bpftool (7.5) is too old for 7.3's BTF: it prints the
+# "address_space(1)" type attributes that resolve_btfids puts on the arena
+# kfuncs as btf_type_tag(), and libarena's own declarations of those kfuncs
+# then conflict with vmlinux.h.
+make_vmlinux_btf()
 {
-	local h="$CACHE_DIR/vmlinux-$VMLINUX_H_IMAGE.h" work="$CACHE_DIR/vmlinux-h.tmp"
+	local deb out work
 
-	VMLINUX_H="$h"
-	[ -s "$h" ] && return 0
-	rm -rf "$work"
-	mkdir -p "$work"
-	log "extracting BTF of $VMLINUX_H_IMAGE for vmlinux.h"
-	(cd "$work" && apt-get download "$VMLINUX_H_IMAGE") >"$LOG_DIR/vmlinux-h.log" 2>&1 ||
-		die $E_DEPS "apt-get download $VMLINUX_H_IMAGE failed (bookworm-backports in apt sources?); see $LOG_DIR/vmlinux-h.log"
-	dpkg-deb -x "$work"/*.deb "$work/x" >>"$LOG_DIR/vmlinux-h.log" 2>&1 ||
-		build_failed "unpacking $VMLINUX_H_IMAGE" "$LOG_DIR/vmlinux-h.log"
-	cp "$work"/x/boot/vmlinuz-* "$TREE/.vmtest/vmlinuz.distro"
+	out=$(ls "$CACHE_DIR/vmlinux-btf/${IMAGE_PKG}_${IMAGE_VERSION//:/%3a}_"*.vmlinux 2>/dev/null | head -n 1)
+	if [ -s "$out" ]; then
+		VMLINUX_BTF_FILE="$out"
+		return 0
+	fi
+	deb=$(fetch_deb "$IMAGE_PKG" "$IMAGE_VERSION" "$IMAGE_RE") || exit $?
+	out="$CACHE_DIR/vmlinux-btf/$(basename "$deb" .deb).vmlinux"
+	VMLINUX_BTF_FILE="$out"
+	[ -s "$out" ] && return 0
+	mkdir -p "$CACHE_DIR/vmlinux-btf"
+	work=$(mktemp -d "$CACHE_DIR/vmlinux-btf/.work.XXXXXX")
+	log "extracting the vmlinux of $(basename "$deb") for the selftests' vmlinux.h"
+	dpkg-deb -x "$deb" "$work/x" >"$LOG_DIR/vmlinux-h.log" 2>&1 || {
+		rm -rf "$work"
+		build_failed "unpacking $(basename "$deb")" "$LOG_DIR/vmlinux-h.log"
+	}
+	mkdir -p "$TREE/.vmtest"
+	find "$work/x" -name 'vmlinuz*' -type f | head -n 1 | xargs -r -I{} cp {} "$TREE/.vmtest/vmlinuz.distro"
+	[ -s "$TREE/.vmtest/vmlinuz.distro" ] || {
+		rm -rf "$work"
+		die $E_DEPS "$(basename "$deb") has no vmlinuz"
+	}
 	in_chroot "scripts/extract-vmlinux .vmtest/vmlinuz.distro >.vmtest/vmlinux.distro &&
-		bpftool btf dump file .vmtest/vmlinux.distro format c >.vmtest/vmlinux.h" \
-		>>"$LOG_DIR/vmlinux-h.log" 2>&1 ||
-		build_failed "vmlinux.h extraction" "$LOG_DIR/vmlinux-h.log"
-	mv "$TREE/.vmtest/vmlinux.h" "$h.tmp" && mv "$h.tmp" "$h"
-	rm -rf "$work" "$TREE"/.vmtest/vmlinu[xz].distro
+		bpftool btf dump file .vmtest/vmlinux.distro format raw >/dev/null" \
+		>>"$LOG_DIR/vmlinux-h.log" 2>&1 || {
+		rm -rf "$work"
+		build_failed "extracting vmlinux from $(basename "$deb")" "$LOG_DIR/vmlinux-h.log"
+	}
+	mv "$TREE/.vmtest/vmlinux.distro" "$work/vmlinux" && mv "$work/vmlinux" "$out"
+	rm -rf "$work" "$TREE/.vmtest/vmlinuz.distro"
 }
 
 build_selftests()
 {
-	cp "$VMLINUX_H" "$TREE/.vmtest/vmlinux.h"
+	mkdir -p "$TREE/.vmtest"
+	cmp -s "$VMLINUX_BTF_FILE" "$TREE/.vmtest/vmlinux.btf" ||
+		cp "$VMLINUX_BTF_FILE" "$TREE/.vmtest/vmlinux.btf"
 	log "make -C $SELFTESTS_REL test_progs (log: $LOG_DIR/build-selftests.log)"
 	in_chroot "make -C $SELFTESTS_REL -j$JOBS test_progs \
-		VMLINUX_H=$TREE_MNT/.vmtest/vmlinux.h CLANG=clang-19 \
+		VMLINUX_BTF=$TREE_MNT/.vmtest/vmlinux.btf VMLINUX_H= CLANG=clang-19 \
 		LLC=llc-19 LLVM_STRIP=llvm-strip-19 LLVM_OBJCOPY=llvm-objcopy-19" \
 		>"$LOG_DIR/build-selftests.log" 2>&1 ||
 		build_failed "selftests build" "$LOG_DIR/build-selftests.log"
@@ -636,27 +927,38 @@ EOF
 	rm -f "$tmp"
 }
 
-# /dev/kvm can exist and still fail (nested virtualization without MSR
-# support aborts QEMU at the first vCPU reset): start a paused machine once.
+# /dev/kvm can exist and still fail: with nested virtualization QEMU may
+# abort at the first vCPU reset (MSR 0x10a), or start and never run the
+# guest.  So boot the kernel under test with KVM for a few seconds and
+# require its first console line; the answer is kept for the run.
+KVM_OK=""
 kvm_usable()
 {
+	local probe="$LOG_DIR/kvm-probe.log"
+
 	case "${VMTEST_ACCEL:-auto}" in
 	tcg) return 1 ;;
 	kvm) return 0 ;;
 	esac
+	[ -n "$KVM_OK" ] && { [ "$KVM_OK" = y ]; return; }
+	KVM_OK=n
 	[ -r /dev/kvm ] && [ -w /dev/kvm ] || return 1
-	# (A subshell, so that the abort is not reported on the terminal.)
-	if ! (echo quit | timeout 20 qemu-system-x86_64 -accel kvm -cpu host \
-		-nodefaults -display none -S -monitor stdio >"$LOG_DIR/kvm-probe.log" 2>&1) 2>/dev/null; then
-		log "/dev/kvm is there but QEMU cannot use it ($(grep -m1 -i error "$LOG_DIR/kvm-probe.log")); using TCG"
+	# (A subshell, so that an abort is not reported on the terminal.)
+	(timeout -k 5 15 qemu-system-x86_64 -accel kvm -cpu host -m 256M \
+		-nodefaults -display none -serial stdio -no-reboot \
+		-kernel "$KERNEL_IMAGE" -append "console=ttyS0 panic=-1 init=/nonexistent" \
+		</dev/null >"$probe" 2>&1) 2>/dev/null
+	if ! grep -q -a 'Linux version' "$probe"; then
+		log "/dev/kvm is there but a KVM guest printed nothing in 15 s ($(grep -a -m1 -i error "$probe" || echo 'no error from QEMU')); using TCG"
 		return 1
 	fi
+	KVM_OK=y
 	return 0
 }
 
 run_vm()
 {
-	local vm="$OUTPUT_DIR/vm" console="$LOG_DIR/console.log" accel status
+	local vm="$OUTPUT_DIR/vm" console="$LOG_DIR/console.log" accel accel_desc status
 	local q
 
 	write_guest_init
@@ -693,12 +995,14 @@ EOF
 
 	if kvm_usable; then
 		accel=(-enable-kvm -cpu host)
+		accel_desc="KVM (-cpu host)"
 		: "${TIMEOUT:=600}"
 	else
 		accel=(-accel tcg -cpu max)
+		accel_desc="TCG (-cpu max)"
 		: "${TIMEOUT:=1200}"
 	fi
-	q=(qemu-system-x86_64 "${accel[@]}" -smp "$JOBS" -m "$VM_MEMORY"
+	q=(qemu-system-x86_64 "${accel[@]}" -smp "$VM_SMP" -m "$VM_MEMORY"
 	   -nodefaults -display none -serial mon:stdio -no-reboot
 	   -kernel "$KERNEL_IMAGE"
 	   -append "console=ttyS0 earlyprintk=serial root=/dev/root rootfstype=9p rootflags=trans=virtio,version=9p2000.L,msize=512000 ro init=/usr/local/sbin/vmtest-init panic=-1 oops=panic softlockup_panic=0 nokaslr"
@@ -709,7 +1013,7 @@ EOF
 	   -fsdev "local,id=vm9p,path=$vm,security_model=none,multidevs=remap"
 	   -device virtio-9p-pci,fsdev=vm9p,mount_tag=vmtest)
 
-	log "booting $KERNEL_IMAGE under ${accel[1]} (timeout ${TIMEOUT}s, console: $console)"
+	log "booting $KERNEL_IMAGE under $accel_desc, $VM_SMP CPUs (timeout ${TIMEOUT}s, console: $console)"
 	if [ "$SHELL_MODE" -eq 1 ]; then
 		as_root "${q[@]}" | tee "$console"
 	else
@@ -720,7 +1024,22 @@ EOF
 		if [ "$status" -eq 124 ] || [ "$status" -eq 137 ]; then
 			die $E_TIMEOUT "guest timed out after ${TIMEOUT}s (raise it with -t); console: $console"
 		fi
+		# QEMU that never started a guest: no kernel line in the console.
+		if [ "$status" -ne 0 ] && ! grep -q -a -E '^\[ *[0-9]+\.[0-9]+\]|Linux version' "$console"; then
+			tail -n 5 "$console" >&2
+			die $E_QEMU "QEMU exited $status before the kernel printed anything; console: $console"
+		fi
 	fi
+}
+
+# The first line of each kind of kernel splat: what the kernel prints as the
+# header of a report (BUG:, WARNING:, Oops, lockdep's WARNING: lines, the
+# sanitizers, watchdogs, RCU stalls), right after the printk timestamp and
+# the optional caller id.  Words inside other messages ("RCU lockdep
+# checking is enabled", print_lockdep_cache.isra.0) are not splats.
+splat_lines()
+{
+	grep -E -a '^\[ *[0-9]+\.[0-9]+\] (\[ *[CT][0-9]+\] )?(Kernel panic - |BUG: |WARNING: |Oops: |Oops[^a-z]|general protection fault|UBSAN: |KASAN: |KCSAN: |kmemleak: [0-9]+ new suspected|INFO: task .* blocked for more than|watchdog: BUG: soft lockup|Watchdog detected hard LOCKUP|rcu: INFO: rcu_[a-z]+ (self-)?detected stall|INFO: rcu_[a-z]+ (self-)?detected stall)' "$1"
 }
 
 # Kernel splats fail the run even when the tests passed.  Only kernel lines
@@ -729,7 +1048,7 @@ check_console()
 {
 	local console="$LOG_DIR/console.log" bad
 
-	bad=$(grep -E -a '^\[ *[0-9]+\.[0-9]+\] .*(Kernel panic|BUG:|WARNING:|Oops|general protection fault|possible recursive locking|possible circular locking|inconsistent lock state|lockdep|UBSAN:|KASAN:|INFO: task .* blocked|soft lockup|hard LOCKUP|RCU.*stall)' "$console" | head -n 5)
+	bad=$(splat_lines "$console" | head -n 5)
 	if [ -n "$bad" ]; then
 		echo "$bad" >&2
 		die $E_PANIC "kernel splat in the guest's console (first lines above); console: $console"
@@ -765,8 +1084,11 @@ report_tests()
 			echo "no test ran: the selection matched nothing" >&2
 		fi
 	fi
-	[ "$status" -ne 0 ] && log "command in the guest exited $status"
-	return "$status"
+	if [ "$status" -ne 0 ]; then
+		log "command in the guest exited $status"
+		return $E_TESTS
+	fi
+	return 0
 }
 
 # -B: the base tree, a shared clone of $TREE at vmtest-base.
@@ -847,17 +1169,68 @@ report_base()
 	return 0
 }
 
+# The base of -k DIR: VERSION.PATCHLEVEL of its Makefile.
+kernel_dir_base()
+{
+	awk -F' *= *' '$1 == "VERSION" { v = $2 } $1 == "PATCHLEVEL" { p = $2 }
+		END { if (v != "" && p != "") print v "." p }' "$1/Makefile" 2>/dev/null
+}
+
+# Lock the cache: shared when everything this run needs from it is there
+# (the build root, the base's packages, the vmlinux BTF), so that runs
+# from several clones go on in parallel; exclusive while any of it is made
+# or downloaded.  Sets what resolve_base_id sets.
+lock_cache()
+{
+	local f="$CACHE_DIR/.vmtest-lock" ready=1
+
+	take_lock "$f" 9 "the cache $CACHE_DIR" shared
+	[ "$(cat "$ROOTFS/.vmtest-packages" 2>/dev/null)" = "$ROOTFS_PACKAGES" ] || ready=0
+	if [ -z "$KERNEL_DIR" ]; then
+		ls "$CACHE_DIR/debs/${SOURCE_PKG}_${SOURCE_VERSION//:/%3a}_"*.deb >/dev/null 2>&1 || ready=0
+	fi
+	ls "$CACHE_DIR/vmlinux-btf/${IMAGE_PKG}_${IMAGE_VERSION//:/%3a}_"*.vmlinux >/dev/null 2>&1 || ready=0
+	if [ "$ready" -eq 0 ]; then
+		flock -u 9
+		take_lock "$f" 9 "the cache $CACHE_DIR"
+	fi
+	resolve_base_id
+}
+
+# The output directory is the harness's own: created by it, or empty when
+# first used.  Anything else (-d ~) is refused, so nothing is deleted there.
+claim_output_dir()
+{
+	local marker="$OUTPUT_DIR/.vmtest-output"
+
+	if [ -d "$OUTPUT_DIR" ] && [ ! -f "$marker" ] &&
+	   [ -n "$(ls -A "$OUTPUT_DIR" 2>/dev/null)" ]; then
+		# A tree from before the marker existed is still ours.
+		if ! git -C "$OUTPUT_DIR/linux" rev-parse -q --verify vmtest-base >/dev/null 2>&1; then
+			die $E_USAGE "$OUTPUT_DIR is not empty and was not made by vmtest.sh (no .vmtest-output): pick an empty or new directory with -d"
+		fi
+	fi
+	mkdir -p "$OUTPUT_DIR" || die $E_USAGE "cannot create $OUTPUT_DIR"
+	echo "vmtest.sh output directory; everything here may be deleted by it" >"$marker"
+}
+
 main()
 {
-	local opt
+	local opt kbase
 
-	if [ "${1:-}" = "--series-hash" ]; then
-		# Internal, for scripts/export-series.sh.
+	if [ "${1:-}" = "--series-hash" ] && [ $# -eq 3 ]; then
+		# Internal, for scripts/export-series.sh: --series-hash BASE
+		# OUTPUT_DIR prints the series hash of the tree there.
+		BASE="$2"
+		base_setup
+		BASE_ID=$(cat "$3/.vmtest-base-id" 2>/dev/null) ||
+			die $E_USAGE "no .vmtest-base-id in $3"
 		series_hash
 		exit 0
 	fi
-	while getopts ':k:d:j:t:DfbBsh' opt; do
+	while getopts ':r:k:d:j:t:DfbBsh' opt; do
 		case "$opt" in
+		r) BASE="$OPTARG" ;;
 		k) KERNEL_DIR="$(realpath -e "$OPTARG" 2>/dev/null)" ||
 			die $E_KDIR "-k $OPTARG: no such directory" ;;
 		d) OUTPUT_DIR="$OPTARG" ;;
@@ -878,7 +1251,29 @@ main()
 	shift $((OPTIND - 1))
 	COMMAND=("$@")
 
-	mkdir -p "$OUTPUT_DIR" "$CACHE_DIR" || die $E_USAGE "cannot create $OUTPUT_DIR or $CACHE_DIR"
+	if [ -n "$KERNEL_DIR" ]; then
+		kbase=$(kernel_dir_base "$KERNEL_DIR")
+		[ -n "$kbase" ] || die $E_KDIR "-k $KERNEL_DIR is not a kernel tree (no VERSION/PATCHLEVEL in its Makefile)"
+		if [ -n "$BASE" ] && [ "$BASE" != "$kbase" ]; then
+			die $E_USAGE "-r $BASE, but -k $KERNEL_DIR is $kbase"
+		fi
+		case " $BASES " in
+		*" $kbase "*) ;;
+		*) die $E_KDIR "-k $KERNEL_DIR is Linux $kbase; there is a series for $BASES only" ;;
+		esac
+		BASE="$kbase"
+		log "-k $KERNEL_DIR is Linux $kbase: using the $kbase series"
+	fi
+	: "${BASE:=$DEFAULT_BASE}"
+	base_setup
+	if [ "$SHELL_MODE" -eq 1 ] && [ ${#COMMAND[@]} -gt 0 ]; then
+		usage >&2
+		die $E_USAGE "-s starts a shell: no COMMAND with it (run it from the shell)"
+	fi
+
+	: "${OUTPUT_DIR:=$PROJECT_DIR/out/$BASE}"
+	mkdir -p "$CACHE_DIR" || die $E_USAGE "cannot create $CACHE_DIR"
+	claim_output_dir
 	OUTPUT_DIR="$(realpath "$OUTPUT_DIR")"
 	readonly TREE="$OUTPUT_DIR/linux" LOG_DIR="$OUTPUT_DIR/logs" ROOTFS="$CACHE_DIR/rootfs-$ROOTFS_SUITE"
 	readonly BASE_TREE="$OUTPUT_DIR/linux-base"
@@ -896,22 +1291,37 @@ main()
 	trap summary EXIT
 	trap 'die $E_INTR "interrupted during step: ${CURRENT_STEP:-none}"' INT TERM
 
+	# One run at a time per output directory (its tree, build and guest);
+	# the cache is locked while the build root or a download is made and
+	# shared (read) while a guest uses the build root.
+	take_lock "$OUTPUT_DIR/.vmtest-lock" 8 "the output directory $OUTPUT_DIR"
+
 	step_begin "install dependencies"; install_host_deps; step_end
 	# The build root comes from the network and the tree from disk: do both
 	# at once.
 	step_begin "build root + kernel tree"
+	lock_cache
+	# set -m: the background step gets a process group of its own, so that
+	# stop_background() ends debootstrap too.
+	set -m
 	make_rootfs &
-	local rootfs_pid=$!
+	BG_PIDS+=($!)
+	set +m
 	prepare_tree
-	wait "$rootfs_pid" || exit $?
+	wait "${BG_PIDS[0]}" || exit $?
+	BG_PIDS=()
 	step_end
 	step_begin "configure kernel"; configure_kernel; step_end
 	if [ "$EACH_PATCH" -eq 1 ]; then
+		flock -u 9
 		step_begin "build each patch"; build_each_patch; step_end
 		return
 	fi
+	step_begin "vmlinux BTF"; make_vmlinux_btf; step_end
+	# From here on the cache is only read: let other runs use it too, but
+	# keep the build root from being replaced under this run.
+	flock -s 9
 	step_begin "build kernel"; build_kernel; step_end
-	step_begin "vmlinux.h"; make_vmlinux_h; step_end
 	step_begin "build selftests"; build_selftests; step_end
 	if [ "$BASE_MODE" -eq 1 ]; then
 		step_begin "base kernel tree"; prepare_base_tree; step_end

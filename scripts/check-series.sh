@@ -1,15 +1,17 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Check patches/ and selftests/ the way a maintainer would before reading
-# them, against the base of a vmtest tree (default: out/linux, made by
-# ./vmtest.sh):
+# Check a base's patches/ and selftests/ the way a maintainer would before
+# reading them, against the base of a vmtest tree (default: out/BASE/linux,
+# made by ./vmtest.sh -r BASE):
+#
+#   scripts/check-series.sh [-r BASE] [-t TREE] [-b]
 #
 #   1. every patch applies with `git am` on the pristine base, in order,
 #      with no fuzz (checked in a temporary index: the tree is not touched);
 #   2. scripts/checkpatch.pl --strict reports no error, warning or check
-#      on any patch, except a type that the patch's own commit message
-#      names in a line "checkpatch: TYPE: why";
+#      on any patch, except a type that checkpatch.exceptions (in the
+#      project) accepts for that patch's subject, with the reason;
 #   3. with -b, every patch builds on its own: see ./vmtest.sh -b.
 #
 # Prints one line per patch and exits non-zero if any check failed.
@@ -17,17 +19,27 @@
 set -uo pipefail
 
 PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TREE="${VMTEST_OUTPUT:-$PROJECT_DIR/out}/linux"
+BASE=7.3
+TREE=""
 BUILD=0
 
-while getopts 'bt:h' opt; do
+while getopts 'r:bt:h' opt; do
 	case "$opt" in
+	r) BASE="$OPTARG" ;;
 	b) BUILD=1 ;;
 	t) TREE="$OPTARG" ;;
 	h) sed -n '4,17p' "$0" | sed 's/^# \{0,1\}//'; exit 0 ;;
 	*) exit 2 ;;
 	esac
 done
+
+case "$BASE" in
+7.3) SERIES_DIR="$PROJECT_DIR" ;;
+6.12) SERIES_DIR="$PROJECT_DIR/backports/6.12" ;;
+*) echo "check-series: no series for base '$BASE'" >&2; exit 2 ;;
+esac
+: "${TREE:=${VMTEST_OUTPUT:-$PROJECT_DIR/out/$BASE}/linux}"
+EXCEPTIONS="$PROJECT_DIR/checkpatch.exceptions"
 
 git -C "$TREE" rev-parse -q --verify vmtest-base >/dev/null || {
 	echo "check-series: $TREE is not a vmtest tree; run ./vmtest.sh first" >&2
@@ -42,7 +54,7 @@ GIT_INDEX_FILE="$index" git -C "$TREE" read-tree vmtest-base
 for dir in patches selftests; do
 	while read -r name; do
 		case "$name" in ''|'#'*) continue ;; esac
-		p="$PROJECT_DIR/$dir/$name"
+		p="$SERIES_DIR/$dir/$name"
 
 		# 1. applies in order on the base, exactly
 		if GIT_INDEX_FILE="$index" git -C "$TREE" apply --cached --check "$p" 2>"$index.log" &&
@@ -54,9 +66,11 @@ for dir in patches selftests; do
 			sed 's/^/    /' "$index.log"
 		fi
 
-		# 2. checkpatch --strict; "checkpatch: TYPE: reason" in the
-		#    commit message accepts that warning type for this patch.
-		allowed=$(sed -n 's/^checkpatch: \([A-Z_]*\): .*/\1/p' "$p" | paste -sd, -)
+		# 2. checkpatch --strict; checkpatch.exceptions lines
+		#    "TYPE | subject | reason" accept a type for a patch.
+		subject=$(sed -n 's/^Subject: \(\[[^]]*\] \)\{0,1\}//p' "$p" | head -n 1)
+		allowed=$(awk -F' [|] ' -v s="$subject" '!/^#/ && NF >= 3 && $2 == s { print $1 }' \
+			"$EXCEPTIONS" 2>/dev/null | paste -sd, -)
 		out=$(cd "$TREE" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict --terse --no-summary \
 			--show-types ${allowed:+--ignore "$allowed"} "$p" 2>&1)
 		nerr=$(grep -c ': ERROR:' <<<"$out")
@@ -67,13 +81,13 @@ for dir in patches selftests; do
 			sed 's/^/    /' <<<"$out"
 		fi
 		printf '%-70s apply %-6s checkpatch: %d errors, %d warnings, %d checks%s\n' \
-			"$dir/$name" "$apply" "$nerr" "$nwarn" "$ncheck" \
+			"${SERIES_DIR#"$PROJECT_DIR"/}/$dir/$name" "$apply" "$nerr" "$nwarn" "$ncheck" \
 			"${allowed:+ (accepted: $allowed)}"
-	done <"$PROJECT_DIR/$dir/series"
+	done <"$SERIES_DIR/$dir/series"
 done
 
 if [ "$BUILD" -eq 1 ]; then
-	"$PROJECT_DIR/vmtest.sh" -b || failed=1
+	"$PROJECT_DIR/vmtest.sh" -r "$BASE" -b || failed=1
 fi
 
 if [ "$failed" -ne 0 ]; then

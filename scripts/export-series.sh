@@ -1,10 +1,14 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# Regenerate patches/ and selftests/ from the commits of a vmtest git tree
-# (default: out/linux), so that no patch file is ever edited by hand.
+# Regenerate a base's patches/ and selftests/ from the commits of a vmtest
+# git tree, so that no patch file is ever edited by hand.
 #
-#   scripts/export-series.sh [TREE]
+#   scripts/export-series.sh [-r BASE] [TREE]
+#
+# BASE is 7.3 (the default: patches/ and selftests/) or 6.12
+# (backports/6.12/patches/ and backports/6.12/selftests/); TREE defaults to
+# out/BASE/linux, the tree ./vmtest.sh -r BASE made.
 #
 # The commits vmtest-base..HEAD are split by subject: "selftests/bpf: ..."
 # commits go to selftests/, all others to patches/; every kernel commit
@@ -12,18 +16,31 @@
 # `git format-patch --cover-letter` output and a `series` file.  The
 # subject and text of the existing 0000-cover-letter.patch are kept; its
 # shortlog, diffstat and base-commit are regenerated.  Two runs on the same
-# tree give identical files.
+# tree give identical files.  The series file starts with a comment naming
+# the base the series applies to (the subject of the vmtest-base commit).
 
 set -euo pipefail
 
 PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TREE="${1:-${VMTEST_OUTPUT:-$PROJECT_DIR/out}/linux}"
 
 die()
 {
 	echo "export-series: $*" >&2
 	exit 1
 }
+
+BASE=7.3
+if [ "${1:-}" = "-r" ]; then
+	BASE="${2:-}"
+	shift 2 || die "-r needs a base"
+fi
+case "$BASE" in
+7.3) SERIES_DIR="$PROJECT_DIR" ;;
+6.12) SERIES_DIR="$PROJECT_DIR/backports/6.12" ;;
+*) die "no series for base '$BASE' (bases: 7.3 6.12)" ;;
+esac
+OUT="${VMTEST_OUTPUT:-$PROJECT_DIR/out/$BASE}"
+TREE="${1:-$OUT/linux}"
 
 git -C "$TREE" rev-parse -q --verify vmtest-base >/dev/null ||
 	die "$TREE is not a vmtest tree (no vmtest-base tag); run ./vmtest.sh first"
@@ -60,7 +77,7 @@ cover_text()
 
 export_dir()
 {
-	local dir="$1" from="$2" to="$3" cover="$PROJECT_DIR/$1/0000-cover-letter.patch"
+	local dir="$1" from="$2" to="$3" cover="$SERIES_DIR/$1/0000-cover-letter.patch"
 	local text subject blurb tmp date
 
 	text=$(cover_text "$cover")
@@ -85,22 +102,29 @@ export_dir()
 			{ print }
 		' "$tmp/0000-cover-letter.patch" >"$tmp/cover" &&
 			mv "$tmp/cover" "$tmp/0000-cover-letter.patch"
-		(cd "$tmp" && ls -- *.patch | grep -v '^0000-cover-letter.patch$') >"$tmp/series"
+		{
+			echo "# base: $(git -C "$TREE" log -1 --format=%s vmtest-base | sed 's/^base: //')"
+			(cd "$tmp" && ls -- *.patch | grep -v '^0000-cover-letter.patch$')
+		} >"$tmp/series"
 	fi
-	rm -f "$PROJECT_DIR/$dir"/*.patch "$PROJECT_DIR/$dir/series"
-	cp "$tmp"/* "$PROJECT_DIR/$dir/"
-	echo "$dir/: $(grep -c . "$PROJECT_DIR/$dir/series" || true) patches"
+	rm -f "$SERIES_DIR/$dir"/*.patch "$SERIES_DIR/$dir/series"
+	cp "$tmp"/* "$SERIES_DIR/$dir/"
+	echo "${SERIES_DIR#"$PROJECT_DIR"/}/$dir/: $(grep -c -v '^#' "$SERIES_DIR/$dir/series" || true) patches"
 }
 
 base=$(git -C "$TREE" rev-parse vmtest-base)
 last_kernel=$base
 [ ${#kernel[@]} -gt 0 ] && last_kernel=${kernel[-1]}
-mkdir -p "$PROJECT_DIR/patches" "$PROJECT_DIR/selftests"
+mkdir -p "$SERIES_DIR/patches" "$SERIES_DIR/selftests"
 export_dir patches "$base" "$last_kernel"
 export_dir selftests "$last_kernel" "$(git -C "$TREE" rev-parse HEAD)"
 
 # The tree already holds what the series now says: tell vmtest.sh not to
-# re-apply it.
-if [ "$TREE" = "$(realpath -m "${VMTEST_OUTPUT:-$PROJECT_DIR/out}/linux")" ]; then
-	"$PROJECT_DIR/vmtest.sh" --series-hash >"$(dirname "$TREE")/.vmtest-series"
+# re-apply it, and that this HEAD is exported.
+dir=$(dirname "$(realpath -m "$TREE")")
+if [ -f "$dir/.vmtest-base-id" ]; then
+	hash=$("$PROJECT_DIR/vmtest.sh" --series-hash "$BASE" "$dir") ||
+		die "vmtest.sh --series-hash failed"
+	printf 'series %s\nhead %s\n' "$hash" "$(git -C "$TREE" rev-parse HEAD)" >"$dir/.vmtest-series.tmp"
+	mv "$dir/.vmtest-series.tmp" "$dir/.vmtest-series"
 fi
