@@ -52,6 +52,10 @@ COMMAND=()
 # Build root: Debian trixie, minbase.  Also the guest's root filesystem.
 readonly ROOTFS_SUITE=trixie
 readonly ROOTFS_PACKAGES="bash,coreutils,util-linux,procps,kmod,iproute2,gcc,g++,make,flex,bison,bc,cpio,python3,perl,libelf-dev,libdw-dev,libssl-dev,zlib1g-dev,libzstd-dev,pkg-config,dwarves,clang-19,lld-19,llvm-19,bpftool,xz-utils,zstd,binutils,file,openssl"
+# From trixie-backports: 7.3's selftests need clang >= 20, whose BPF
+# target defaults to -mcpu=v3 (libarena's 32-bit atomics; clang-19 fails
+# with "unsupported atomic operation, please use 64 bit version").
+readonly ROOTFS_BACKPORTS="clang-21 lld-21 llvm-21"
 # Where the kernel tree appears inside the chroot and inside the guest.
 readonly TREE_MNT=/build/linux
 readonly BASE_MNT=/build/linux-base
@@ -60,7 +64,8 @@ readonly BASE_MNT=/build/linux-base
 # selftests' vmlinux.h.  A pinned version that left the archive is replaced
 # by the newest one there (and said so); whatever was downloaded once is
 # kept in the cache and used again.
-SERIES_DIR="" SOURCE_PKG="" SOURCE_VERSION="" IMAGE_PKG="" IMAGE_RE=""
+SERIES_DIR="" SOURCE_PKG="" SOURCE_VERSION="" IMAGE_PKG="" IMAGE_RE="" CLANG_VER=""
+MODULES_PKG="" MODULES_RE="" BTF_MODULE=""
 IMAGE_VERSION=""
 
 # The tests of what the series adds; with -B none of them may pass.
@@ -286,19 +291,27 @@ base_setup()
 	7.3)
 		SERIES_DIR="$PROJECT_DIR"
 		SOURCE_PKG=linux-source-7.3
-		: "${SOURCE_VERSION:=7.3.4-1~bpo13+1}"
+		SOURCE_VERSION="${VMTEST_SOURCE_VERSION:-7.3.4-1~bpo13+1}"
 		# Since 7.3, Debian's vmlinuz is in linux-binary-*.
 		IMAGE_PKG=linux-binary-7.3.4+deb13-amd64
 		IMAGE_VERSION=7.3.4-1~bpo13+1
 		IMAGE_RE='^linux-binary-7\.3\.[0-9]+\+deb13-amd64$'
+		# test_lwt_ip_encap.c uses struct vxlanhdr, which Debian's
+		# vmlinux BTF lacks (VXLAN=m): vmlinux.h is dumped from the
+		# module's split BTF, which holds vmlinux's types too.
+		MODULES_PKG=linux-modules-7.3.4+deb13-amd64
+		MODULES_RE='^linux-modules-7\.3\.[0-9]+\+deb13-amd64$'
+		BTF_MODULE=vxlan
+		CLANG_VER=21
 		;;
 	6.12)
 		SERIES_DIR="$PROJECT_DIR/backports/6.12"
 		SOURCE_PKG=linux-source-6.12
-		: "${SOURCE_VERSION:=6.12.95-1~bpo12+1}"
+		SOURCE_VERSION="${VMTEST_SOURCE_VERSION:-6.12.95-1~bpo12+1}"
 		IMAGE_PKG=linux-image-6.12.95+deb12-amd64-unsigned
 		IMAGE_VERSION=6.12.95-1~bpo12+1
 		IMAGE_RE='^linux-image-6\.12\.[0-9]+\+deb1[23]-amd64-unsigned$'
+		CLANG_VER=19
 		;;
 	*)
 		die $E_USAGE "no series for base '$BASE' (bases: $BASES)"
@@ -416,7 +429,7 @@ make_rootfs()
 {
 	local stamp="$ROOTFS/.vmtest-packages" tmp
 
-	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$ROOTFS_PACKAGES" ]; then
+	if [ -f "$stamp" ] && [ "$(cat "$stamp")" = "$ROOTFS_PACKAGES $ROOTFS_BACKPORTS" ]; then
 		log "build root up to date: $ROOTFS"
 		return 0
 	fi
@@ -429,8 +442,19 @@ make_rootfs()
 		tail -n 20 "$LOG_DIR/debootstrap.log" >&2
 		die $E_DEPS "debootstrap of the build root failed; see $LOG_DIR/debootstrap.log"
 	fi
+	echo "deb $MIRROR trixie-backports main" |
+		as_root tee "$tmp/etc/apt/sources.list.d/vmtest-trixie-backports.list" >/dev/null
+	as_root cp /etc/resolv.conf "$tmp/etc/resolv.conf" 2>/dev/null
+	if ! as_root chroot "$tmp" /bin/sh -c "apt-get update -q &&
+		DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		-t trixie-backports $ROOTFS_BACKPORTS && apt-get clean" \
+		>>"$LOG_DIR/debootstrap.log" 2>&1; then
+		as_root rm -rf --one-file-system "$tmp"
+		tail -n 20 "$LOG_DIR/debootstrap.log" >&2
+		die $E_DEPS "installing $ROOTFS_BACKPORTS from trixie-backports into the build root failed; see $LOG_DIR/debootstrap.log"
+	fi
 	as_root mkdir -p "$tmp$TREE_MNT" "$tmp$BASE_MNT" "$tmp/vmtest"
-	echo "$ROOTFS_PACKAGES" | as_root tee "$tmp/.vmtest-packages" >/dev/null
+	echo "$ROOTFS_PACKAGES $ROOTFS_BACKPORTS" | as_root tee "$tmp/.vmtest-packages" >/dev/null
 	if [ -d "$ROOTFS" ]; then
 		as_root mv "$ROOTFS" "$tmp.old" && as_root rm -rf --one-file-system "$tmp.old"
 	fi
@@ -866,15 +890,59 @@ make_vmlinux_btf()
 	rm -rf "$work" "$TREE/.vmtest/vmlinuz.distro"
 }
 
+# The Debian module whose split BTF vmlinux.h is dumped from (BTF_MODULE),
+# decompressed, in VMLINUX_BTF_MODULE.
+make_module_btf()
+{
+	local deb out ko
+
+	VMLINUX_BTF_MODULE=""
+	[ -n "$BTF_MODULE" ] || return 0
+	out=$(ls "$CACHE_DIR/vmlinux-btf/${MODULES_PKG}_${IMAGE_VERSION//:/%3a}_"*".$BTF_MODULE.ko" 2>/dev/null | head -n 1)
+	if [ -s "$out" ]; then
+		VMLINUX_BTF_MODULE="$out"
+		return 0
+	fi
+	deb=$(fetch_deb "$MODULES_PKG" "$IMAGE_VERSION" "$MODULES_RE") || exit $?
+	out="$CACHE_DIR/vmlinux-btf/$(basename "$deb" .deb).$BTF_MODULE.ko"
+	log "extracting $BTF_MODULE.ko of $(basename "$deb") for the selftests' vmlinux.h"
+	ko=$(dpkg-deb --fsys-tarfile "$deb" | tar -t | grep "/$BTF_MODULE\.ko" || true)
+	ko=$(head -n 1 <<<"$ko")
+	[ -n "$ko" ] || die $E_DEPS "$(basename "$deb") has no $BTF_MODULE.ko"
+	dpkg-deb --fsys-tarfile "$deb" | tar -xO "$ko" >"$out.tmp" ||
+		die $E_DEPS "cannot extract $ko from $(basename "$deb")"
+	case "$ko" in
+	*.xz) xz -dc "$out.tmp" >"$out.tmp2" && mv "$out.tmp2" "$out.tmp" ;;
+	*.zst) zstd -qdc "$out.tmp" >"$out.tmp2" && mv "$out.tmp2" "$out.tmp" ;;
+	esac || die $E_DEPS "cannot decompress $ko"
+	mv "$out.tmp" "$out"
+	VMLINUX_BTF_MODULE="$out"
+}
+
 build_selftests()
 {
+	local bpftool="$TREE_MNT/$SELFTESTS_REL/tools/sbin/bpftool" src=.vmtest/vmlinux.btf base=""
+
 	mkdir -p "$TREE/.vmtest"
 	cmp -s "$VMLINUX_BTF_FILE" "$TREE/.vmtest/vmlinux.btf" ||
 		cp "$VMLINUX_BTF_FILE" "$TREE/.vmtest/vmlinux.btf"
+	if [ -n "$VMLINUX_BTF_MODULE" ]; then
+		cmp -s "$VMLINUX_BTF_MODULE" "$TREE/.vmtest/module.btf.ko" ||
+			cp "$VMLINUX_BTF_MODULE" "$TREE/.vmtest/module.btf.ko"
+		src=".vmtest/module.btf.ko"
+		base="-B .vmtest/vmlinux.btf"
+	fi
 	log "make -C $SELFTESTS_REL test_progs (log: $LOG_DIR/build-selftests.log)"
-	in_chroot "make -C $SELFTESTS_REL -j$JOBS test_progs \
-		VMLINUX_BTF=$TREE_MNT/.vmtest/vmlinux.btf VMLINUX_H= CLANG=clang-19 \
-		LLC=llc-19 LLVM_STRIP=llvm-strip-19 LLVM_OBJCOPY=llvm-objcopy-19" \
+	# vmlinux.h from the bpftool the selftests build, which knows this
+	# base's BTF (see make_vmlinux_btf).
+	in_chroot "make -C $SELFTESTS_REL -j$JOBS $bpftool &&
+		$bpftool $base btf dump file $src format c >.vmtest/vmlinux.h.tmp &&
+		{ cmp -s .vmtest/vmlinux.h.tmp .vmtest/vmlinux.h || mv .vmtest/vmlinux.h.tmp .vmtest/vmlinux.h; } &&
+		make -C $SELFTESTS_REL -j$JOBS test_progs \
+		VMLINUX_BTF=$TREE_MNT/.vmtest/vmlinux.btf VMLINUX_H=$TREE_MNT/.vmtest/vmlinux.h \
+		CLANG=clang-$CLANG_VER \
+		LLC=llc-$CLANG_VER LLVM_STRIP=llvm-strip-$CLANG_VER \
+		LLVM_OBJCOPY=llvm-objcopy-$CLANG_VER" \
 		>"$LOG_DIR/build-selftests.log" 2>&1 ||
 		build_failed "selftests build" "$LOG_DIR/build-selftests.log"
 }
@@ -1046,7 +1114,7 @@ splat_lines()
 # (with a printk timestamp) are matched, never test output.
 check_console()
 {
-	local console="$LOG_DIR/console.log" bad
+	local console="${1:-$LOG_DIR/console.log}" bad
 
 	bad=$(splat_lines "$console" | head -n 5)
 	if [ -n "$bad" ]; then
@@ -1185,11 +1253,13 @@ lock_cache()
 	local f="$CACHE_DIR/.vmtest-lock" ready=1
 
 	take_lock "$f" 9 "the cache $CACHE_DIR" shared
-	[ "$(cat "$ROOTFS/.vmtest-packages" 2>/dev/null)" = "$ROOTFS_PACKAGES" ] || ready=0
+	[ "$(cat "$ROOTFS/.vmtest-packages" 2>/dev/null)" = "$ROOTFS_PACKAGES $ROOTFS_BACKPORTS" ] || ready=0
 	if [ -z "$KERNEL_DIR" ]; then
 		ls "$CACHE_DIR/debs/${SOURCE_PKG}_${SOURCE_VERSION//:/%3a}_"*.deb >/dev/null 2>&1 || ready=0
 	fi
 	ls "$CACHE_DIR/vmlinux-btf/${IMAGE_PKG}_${IMAGE_VERSION//:/%3a}_"*.vmlinux >/dev/null 2>&1 || ready=0
+	[ -z "$BTF_MODULE" ] ||
+		ls "$CACHE_DIR/vmlinux-btf/${MODULES_PKG}_${IMAGE_VERSION//:/%3a}_"*".$BTF_MODULE.ko" >/dev/null 2>&1 || ready=0
 	if [ "$ready" -eq 0 ]; then
 		flock -u 9
 		take_lock "$f" 9 "the cache $CACHE_DIR"
@@ -1218,6 +1288,11 @@ main()
 {
 	local opt kbase
 
+	if [ "${1:-}" = "--check-console" ] && [ $# -eq 2 ]; then
+		# Internal, for scripts/vmtest-selftest.sh: the splat check alone.
+		check_console "$2"
+		exit 0
+	fi
 	if [ "${1:-}" = "--series-hash" ] && [ $# -eq 3 ]; then
 		# Internal, for scripts/export-series.sh: --series-hash BASE
 		# OUTPUT_DIR prints the series hash of the tree there.
@@ -1317,7 +1392,7 @@ main()
 		step_begin "build each patch"; build_each_patch; step_end
 		return
 	fi
-	step_begin "vmlinux BTF"; make_vmlinux_btf; step_end
+	step_begin "vmlinux BTF"; make_vmlinux_btf; make_module_btf; step_end
 	# From here on the cache is only read: let other runs use it too, but
 	# keep the build root from being replaced under this run.
 	flock -s 9

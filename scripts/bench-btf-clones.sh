@@ -2,157 +2,177 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Benchmark the series' BTF clone encoder (tools/bpf/btf_clones) against
-# pahole -J on a distro vmlinux with DWARF, and print the numbers the
-# cover letter quotes: clones seen, encoded by category, skipped by reason,
-# clone-only functions covered, run time against pahole -J, BTF growth
-# against its floor.
+# pahole -J on Debian's vmlinux with DWARF, the way 7.3's gen-btf.sh runs
+# them (pahole writes detached raw BTF, btf_clones updates it), and print
+# the numbers the cover letter quotes, for each input: clones seen, encoded
+# by category, skipped by reason, clone-only functions covered, run time
+# against pahole -J in the same run, BTF growth against its floor, and the
+# self-check of every prototype against the callers' DWARF.
 #
-#   scripts/bench-btf-clones.sh [VMLINUX]
+#   scripts/bench-btf-clones.sh [VMLINUX...]
 #
-# VMLINUX defaults to Debian's 6.12.95 vmlinux with DWARF, from the package
-# linux-image-6.12.95+deb12-amd64-dbg (about 1 GB, fetched once with
-# apt-get download into the vmtest cache).  The tool is built for the host
-# from the vmtest tree (./vmtest.sh first), against the host's libdw, and
-# pahole is the host's (1.24 on Debian 12), with the flags scripts/Makefile.btf
-# uses for it.
+# Default inputs: Debian's 6.12.95 (GCC 12.2) and 7.3.4 (GCC 14.2) vmlinux,
+# from linux-image-6.12.95+deb12-amd64-dbg and
+# linux-image-7.3.4+deb13-amd64-dbg (about 1 GB each, fetched once into the
+# vmtest cache with a private apt state, like vmtest.sh does).  Everything
+# runs in vmtest.sh's build root (pahole 1.30, the flags of 7.3's
+# scripts/Makefile.btf); the tool is built there from out/7.3/linux
+# (./vmtest.sh first).
 #
-# Environment: VMTEST_OUTPUT, VMTEST_CACHE as for vmtest.sh; RUNS (default 3)
-# tool runs, of which the median is printed; PAHOLE_FLAGS.
+# Environment: VMTEST_CACHE as for vmtest.sh; RUNS (default 3) timed runs
+# of each program, of which the median is printed.
 
 set -euo pipefail
 
 PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
-TREE="${VMTEST_OUTPUT:-$PROJECT_DIR/out}/linux"
+TREE="${VMTEST_OUTPUT:-$PROJECT_DIR/out/7.3}/linux"
 CACHE="${VMTEST_CACHE:-${XDG_CACHE_HOME:-${HOME:-$(getent passwd "$(id -u)" | cut -d: -f6)}/.cache}/clone-trace-vmtest}"
-DBG_PKG=linux-image-6.12.95+deb12-amd64-dbg
+ROOTFS="$CACHE/rootfs-trixie"
 RUNS=${RUNS:-3}
-PAHOLE=${PAHOLE:-pahole}
-# scripts/Makefile.btf for pahole 1.22..1.25 (1.24 on Debian 12)
-PAHOLE_FLAGS=${PAHOLE_FLAGS:---btf_gen_floats -j --lang_exclude=rust}
 WORK="$CACHE/bench-btf-clones"
-TOOL="$WORK/tool/btf_clones"
+# scripts/Makefile.btf of 7.3 for pahole 1.30
+PAHOLE_FLAGS="-j2 --btf_features=encode_force,var,float,enum64,decl_tag,type_tag,optimized_func,consistent_func --lang_exclude=rust"
+DBG_PKGS=("linux-image-6.12.95+deb12-amd64-dbg=6.12.95-1~bpo12+1"
+	  "linux-image-7.3.4+deb13-amd64-dbg=7.3.4-1~bpo13+1")
 
 die() { echo "bench: $*" >&2; exit 1; }
-now() { date +%s.%N; }
 
 [ -f "$TREE/tools/bpf/btf_clones/main.c" ] ||
 	die "$TREE has no tools/bpf/btf_clones; run ./vmtest.sh first"
-mkdir -p "$WORK/tool"
+[ -x "$ROOTFS/usr/bin/pahole" ] || die "no build root at $ROOTFS; run ./vmtest.sh first"
+mkdir -p "$WORK"
 
-missing=()
-for pkg in dwarves libdw-dev libelf-dev pkg-config gcc make bc binutils; do
-	dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q 'install ok installed' ||
-		missing+=("$pkg")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-	echo "bench: installing ${missing[*]}"
-	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
-		-t bookworm-backports "${missing[@]}" >"$WORK/apt.log" 2>&1 ||
-		die "could not install ${missing[*]}; see $WORK/apt.log"
-fi
-
-VMLINUX=${1:-}
-if [ -z "$VMLINUX" ]; then
-	VMLINUX="$WORK/dbg/usr/lib/debug/boot/vmlinux-6.12.95+deb12-amd64"
-	if [ ! -r "$VMLINUX" ]; then
-		echo "bench: fetching $DBG_PKG"
-		(cd "$WORK" && apt-get download "$DBG_PKG") >"$WORK/download.log" 2>&1 ||
-			die "apt-get download $DBG_PKG failed; see $WORK/download.log"
-		dpkg-deb -x "$WORK"/"$DBG_PKG"_*.deb "$WORK/dbg"
-		rm -f "$WORK"/"$DBG_PKG"_*.deb
-	fi
-fi
-
-make -s -C "$TREE/tools/bpf/btf_clones" OUTPUT="$WORK/tool/" >"$WORK/build.log" 2>&1 ||
-	die "building btf_clones for the host failed; see $WORK/build.log"
-
-[ -r "$VMLINUX" ] || die "no vmlinux at $VMLINUX"
-[ -x "$TOOL" ] || die "no btf_clones at $TOOL"
-
-echo "input:   $VMLINUX"
-echo "pahole:  $($PAHOLE --version) $PAHOLE_FLAGS"
-
-objcopy --remove-section .BTF --remove-section .BTF_ids "$VMLINUX" "$WORK/vmlinux.nobtf"
-cp "$WORK/vmlinux.nobtf" "$WORK/vmlinux.pahole"
-cat "$WORK/vmlinux.pahole" > /dev/null		# page cache, for both
-# Each timed run starts with the copy it works on written back, so that
-# neither pays for the writeback of the copy made before it.
-sync
-
-t0=$(now)
-LLVM_OBJCOPY=objcopy $PAHOLE -J $PAHOLE_FLAGS "$WORK/vmlinux.pahole"
-t1=$(now)
-pahole_s=$(echo "$t1 - $t0" | bc -l)
-
-times=()
-for i in $(seq "$RUNS"); do
-	cp "$WORK/vmlinux.pahole" "$WORK/vmlinux"
-	sync
-	t0=$(now)
-	"$TOOL" --report "$WORK/vmlinux" > "$WORK/report.txt"
-	t1=$(now)
-	times+=("$(echo "$t1 - $t0" | bc -l)")
-done
-tool_s=$(printf '%s\n' "${times[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
-
-# no-write run: DWARF/BTF work only
-cp "$WORK/vmlinux.pahole" "$WORK/vmlinux.n"
-sync
-t0=$(now)
-"$TOOL" -n "$WORK/vmlinux.n" > /dev/null
-t1=$(now)
-tool_n_s=$(echo "$t1 - $t0" | bc -l)
-rm -f "$WORK/vmlinux.n"
-
-R=$WORK/report.txt
-sum() { grep "^btf_clones: $1" "$R" | sed "s/^btf_clones: //"; }
-
-echo
-echo "== clones"
-sum "$WORK/vmlinux:" | sed "s|^$WORK/vmlinux: ||"
-echo
-echo "== encoded by category"
-sum encoded | sed 's/, duplicate/\n  same name and prototype, one FUNC:/; s/, already in BTF/\n  already in BTF under the dotted name:/; s/, plain name in BTF/\n  pahole wrote the plain name for the clone:/'
-enc=$(sum encoded | sed -n 's/^encoded \([0-9]*\) .*/\1/p')
-dup=$(sum encoded | sed -n 's/.*, duplicate \([0-9]*\),.*/\1/p')
-nsyms=$(sum "$WORK/vmlinux:" | sed -n 's/.*: \([0-9]*\) clone symbols.*/\1/p')
-echo "clone symbols with a FUNC of their name and prototype: $((enc + dup)) of $nsyms"
-echo
-echo "== skipped by reason"
-sum skipped | sed 's/^skipped \([0-9]*\): /total \1\n/; s/, /\n/g' |
-	sed '2,$s/^/  /'
-echo
-echo "== source functions that exist only as clones"
-sum "source functions" | sed 's/source functions only present as clones /functions: /; s/, covered /\ncovered (>= 1 clone in BTF): /'
-echo
-echo "== run time (median of $RUNS runs, includes the ELF write)"
-printf 'pahole -J:            %8.2f s\n' "$pahole_s"
-printf 'btf_clones:           %8.2f s  (%.1f%% of pahole -J)\n' "$tool_s" \
-	"$(echo "100 * $tool_s / $pahole_s" | bc -l)"
-printf 'btf_clones -n:        %8.2f s  (%.1f%% of pahole -J, no ELF write)\n' \
-	"$tool_n_s" "$(echo "100 * $tool_n_s / $pahole_s" | bc -l)"
-echo
-echo "== BTF size"
-btf_size() {
-	printf '%d' "0x$(readelf -SW "$1" | sed 's/^ *\[ *[0-9]*\] *//' |
-		awk '$1 == ".BTF" { print $5 }')"
+# Run $2 in the build root with $1 at /bench.
+in_root()
+{
+	unshare --mount --propagation private -- /bin/sh -ec '
+		mkdir -p "$1/bench" "$1/build/linux"
+		mount --bind "$2" "$1/bench"
+		mount --bind "$3" "$1/build/linux"
+		mount -t proc proc "$1/proc"
+		mount -t tmpfs tmpfs "$1/tmp"
+		exec chroot "$1" /usr/bin/env -i PATH=/usr/bin:/bin HOME=/tmp LANG=C.UTF-8 /bin/sh -c "$4"
+	' sh "$ROOTFS" "$WORK" "$TREE" "$1"
 }
-before=$(btf_size "$WORK/vmlinux.pahole")
-after=$(btf_size "$WORK/vmlinux")
-line=$(sum added)
-floor=$(echo "$line" | sed -n 's/.*(floor \([0-9]*\)).*/\1/p')
-echo "$line"
-echo ".BTF before $before bytes, after $after bytes, added $((after - before))"
-echo "floor (12 B per FUNC + name + new FUNC_PROTOs): $floor bytes," \
-	"overhead $((after - before - floor)) bytes" \
-	"($(echo "scale=1; 100 * ($after - $before) / $floor" | bc -l)% of floor)"
-echo
-echo "== prototypes against the callers' DWARF (call site parameters, %rax reads)"
-cp "$WORK/vmlinux.pahole" "$WORK/vmlinux.n"
-"$TOOL" -n --check-callers "$WORK/vmlinux.n" > "$WORK/check.txt" || true
-rm -f "$WORK/vmlinux.n"
-grep '^btf_clones: checked' "$WORK/check.txt" | sed 's/^btf_clones: //'
-grep -v '^btf_clones: checked' "$WORK/check.txt" | grep -v '^btf_clones: [^ ]*: [0-9]* clone symbols' |
-	grep ': the call ' || true
-echo
-echo "per-clone report: $R"
+
+# The vmlinux of a -dbg package, extracted once.
+dbg_vmlinux()
+{
+	local spec="$1" pkg="${1%%=*}" ver="${1#*=}" deb out apt="$CACHE/apt"
+
+	out="$WORK/vmlinux-${pkg#linux-image-}"
+	out="${out%-dbg}"
+	if [ ! -s "$out" ]; then
+		deb=$(ls "$CACHE/debs/${pkg}_${ver}_"*.deb 2>/dev/null | head -n 1)
+		if [ -z "$deb" ]; then
+			[ -f "$apt/sources.list" ] || die "no private apt state in $apt; run ./vmtest.sh first"
+			mkdir -p "$CACHE/debs"
+			echo "bench: downloading $spec" >&2
+			(cd "$CACHE/debs" && apt-get -q -o Dir::Etc::sourcelist="$apt/sources.list" \
+				-o Dir::Etc::sourceparts=- -o Dir::State::Lists="$apt/lists" \
+				-o Dir::Cache="$apt/cache" -o Dir::State::status=/dev/null \
+				-o Debug::NoLocking=1 -o APT::Sandbox::User="$(id -un)" \
+				download "$spec") >"$WORK/download.log" 2>&1 ||
+				die "apt-get download $spec failed; see $WORK/download.log"
+			deb=$(ls "$CACHE/debs/${pkg}_${ver}_"*.deb | head -n 1)
+		fi
+		rm -rf "$WORK/x"
+		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$WORK" --wildcards \
+			--transform 's|.*/||' './usr/lib/debug/boot/vmlinux-*'
+		mv "$WORK"/vmlinux-[0-9]* "$out"
+	fi
+	echo "$out"
+}
+
+in_root "make -s -C /build/linux/tools/bpf/btf_clones OUTPUT=/bench/tool/ >/bench/build.log 2>&1" ||
+	die "building btf_clones in the build root failed; see $WORK/build.log"
+
+bench_one()
+{
+	local vm="$1" name b R t i pahole_s tool_s enc dup nsyms before after floor line
+
+	name=$(basename "$vm")
+	b="/bench/$name"
+	R="$WORK/$name.report"
+	echo
+	echo "################ $name"
+	in_root "pahole --version" | sed 's/^/pahole: /'
+	echo "flags:  $PAHOLE_FLAGS"
+	# pahole -J, timed; its output is the input of every btf_clones run.
+	t=()
+	for i in $(seq "$RUNS"); do
+		t+=("$(in_root "cat $b >/dev/null; s=\$(date +%s%N);
+			pahole -J $PAHOLE_FLAGS --btf_encode_detached=$b.BTF.1 $b;
+			echo \$(( \$(date +%s%N) - s ))")")
+	done
+	pahole_s=$(printf '%s\n' "${t[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
+	t=()
+	for i in $(seq "$RUNS"); do
+		cp "$WORK/$name.BTF.1" "$WORK/$name.BTF"
+		t+=("$(in_root "s=\$(date +%s%N);
+			/bench/tool/btf_clones --report --btf $b.BTF $b >/bench/$name.report;
+			echo \$(( \$(date +%s%N) - s ))")")
+	done
+	tool_s=$(printf '%s\n' "${t[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
+
+	sum() { grep "^btf_clones: $1" "$R" | sed "s/^btf_clones: //"; }
+	echo
+	echo "== clones"
+	sum "/bench/$name:" | sed "s|^/bench/$name: ||"
+	echo
+	echo "== encoded by category"
+	sum encoded | sed 's/, duplicate/\n  same name and prototype, one FUNC:/; s/, already in BTF/\n  already in BTF under the dotted name:/; s/, plain name in BTF/\n  pahole wrote the plain name for the clone:/'
+	enc=$(sum encoded | sed -n 's/^encoded \([0-9]*\) .*/\1/p')
+	dup=$(sum encoded | sed -n 's/.*, duplicate \([0-9]*\),.*/\1/p')
+	nsyms=$(sum "/bench/$name:" | sed -n 's/.*: \([0-9]*\) clone symbols.*/\1/p')
+	echo "clone symbols with a FUNC of their name and prototype: $((enc + dup)) of $nsyms"
+	echo
+	echo "== skipped by reason"
+	sum skipped | sed 's/^skipped \([0-9]*\): /total \1\n/; s/, /\n/g' | sed '2,$s/^/  /'
+	echo
+	echo "== source functions that exist only as clones"
+	sum "source functions" | sed 's/source functions only present as clones /functions: /; s/, covered /\ncovered (>= 1 clone in BTF): /'
+	echo
+	echo "== run time (median of $RUNS runs, in the same run; btf_clones includes writing its BTF)"
+	printf 'pahole -J:   %8.2f s\n' "$(echo "$pahole_s / 1000000000" | bc -l)"
+	printf 'btf_clones:  %8.2f s  (%.1f%% of pahole -J)\n' \
+		"$(echo "$tool_s / 1000000000" | bc -l)" "$(echo "100 * $tool_s / $pahole_s" | bc -l)"
+	echo
+	echo "== BTF size"
+	before=$(stat -c %s "$WORK/$name.BTF.1")
+	after=$(stat -c %s "$WORK/$name.BTF")
+	line=$(sum added)
+	floor=$(echo "$line" | sed -n 's/.*(floor \([0-9]*\)).*/\1/p')
+	echo "$line"
+	echo "BTF before $before bytes, after $after bytes, added $((after - before))"
+	if [ -n "$floor" ] && [ "$floor" -gt 0 ]; then
+		echo "floor (12 B per FUNC + name + new FUNC_PROTOs): $floor bytes," \
+			"overhead $((after - before - floor)) bytes" \
+			"($(echo "scale=1; 100 * ($after - $before) / $floor" | bc -l)% of floor)"
+	fi
+	echo
+	echo "== self-check: prototypes against the callers' DWARF"
+	cp "$WORK/$name.BTF.1" "$WORK/$name.BTF.check"
+	in_root "/bench/tool/btf_clones -n --check-callers --btf $b.BTF.check $b" \
+		>"$WORK/$name.check" 2>&1 || true
+	grep '^btf_clones: checked' "$WORK/$name.check" | sed 's/^btf_clones: //'
+	grep ': call returning to' "$WORK/$name.check" || true
+	rm -f "$WORK/$name.BTF.check"
+	echo "per-clone report: $R"
+}
+
+if [ $# -eq 0 ]; then
+	inputs=()
+	for spec in "${DBG_PKGS[@]}"; do
+		inputs+=("$(dbg_vmlinux "$spec")")
+	done
+else
+	inputs=()
+	for f in "$@"; do
+		cp "$f" "$WORK/$(basename "$f")"
+		inputs+=("$WORK/$(basename "$f")")
+	done
+fi
+for vm in "${inputs[@]}"; do
+	bench_one "$vm"
+done

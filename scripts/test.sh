@@ -1,17 +1,20 @@
 #!/usr/bin/env bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# The project's test command (README.md; .ci/run calls it):
-#   1. the harness scripts parse (bash -n);
-#   2. ./vmtest.sh: apply both series, build, boot, run the series' tests;
-#   3. ./vmtest.sh -B: the same tests on the base kernel, without patches/,
-#      where none of the series' tests may pass (about 10 minutes more,
-#      the base kernel build);
-#   4. scripts/check-series.sh: every patch applies with no fuzz on the
-#      pristine base and is checkpatch --strict clean;
-#   5. with --each-patch, also build every patch on its own (./vmtest.sh -b;
-#      19 minutes for 15 patches here, so not run by CI).
-# The last line is "N passed, N failed" from test_progs' summary.
+# The project's test command (README.md; .ci/run calls it).  For each base,
+# 7.3 (the series) and 6.12 (the backport):
+#   1. ./vmtest.sh -r BASE: apply both series, build, boot, run the
+#      series' tests;
+#   2. ./vmtest.sh -r BASE -B: the same tests on the base kernel, without
+#      the kernel series, where none of the series' tests may pass;
+#   3. scripts/check-series.sh -r BASE: every patch applies with no fuzz on
+#      the pristine base and is checkpatch --strict clean.
+# Before that the harness scripts must parse (bash -n) and
+# scripts/vmtest-selftest.sh checks the exit statuses vmtest.sh reaches
+# without a VM.  With --each-patch, every patch is also built on its own
+# (./vmtest.sh -b; not run by CI).  --base BASE runs one base only.
+# The last line is "N passed, N failed" from test_progs' summaries, added
+# over the bases.
 
 set -uo pipefail
 
@@ -19,38 +22,63 @@ PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
 cd "$PROJECT_DIR" || exit 1
 
 check_args=()
-if [ "${1:-}" = "--each-patch" ]; then
-	check_args=(-b)
-	shift
-fi
+bases=(7.3 6.12)
+while [ $# -gt 0 ]; do
+	case "$1" in
+	--each-patch) check_args=(-b); shift ;;
+	--base) bases=("$2"); shift 2 ;;
+	*) echo "usage: $0 [--each-patch] [--base BASE]" >&2; exit 2 ;;
+	esac
+done
 
 status=0
 for f in vmtest.sh scripts/*.sh .ci/run; do
 	bash -n "$f" || { echo "test: $f does not parse" >&2; status=1; }
 done
-
-./vmtest.sh "$@" 2>&1 | tee "${TMPDIR:-/tmp}/vmtest-test.$$.log"
-vm_status=${PIPESTATUS[0]}
-counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "${TMPDIR:-/tmp}/vmtest-test.$$.log" | tail -n 1)
-rm -f "${TMPDIR:-/tmp}/vmtest-test.$$.log"
-[ "$vm_status" -ne 0 ] && status=$vm_status
-
-./vmtest.sh -B "$@"
-base_status=$?
-[ "$base_status" -ne 0 ] && [ "$status" -eq 0 ] && status=$base_status
-
-if [ -d "${VMTEST_OUTPUT:-out}/linux" ]; then
-	scripts/check-series.sh "${check_args[@]}" || { [ "$status" -eq 0 ] && status=1; }
-else
-	echo "test: no vmtest tree, series check not run" >&2
-	[ "$status" -eq 0 ] && status=1
+if [ -x scripts/vmtest-selftest.sh ]; then
+	scripts/vmtest-selftest.sh || { echo "test: vmtest-selftest.sh failed" >&2; status=1; }
 fi
 
-echo "test: vmtest.sh exited $vm_status, vmtest.sh -B $base_status, overall status $status"
-if [ -n "$counts" ]; then
-	echo "$counts"
-else
-	echo "0 passed, 1 failed"
-	[ "$status" -eq 0 ] && status=1
-fi
+pass=0 fail=0 report=()
+log=$(mktemp "${TMPDIR:-/tmp}/vmtest-test.XXXXXX")
+trap 'rm -f "$log"' EXIT
+for base in "${bases[@]}"; do
+	start=$(date +%s)
+	# One output directory per base (VMTEST_OUTPUT names one directory).
+	[ -n "${VMTEST_OUTPUT_ROOT:-${VMTEST_OUTPUT:-}}" ] &&
+		export VMTEST_OUTPUT_ROOT="${VMTEST_OUTPUT_ROOT:-$VMTEST_OUTPUT}" \
+		       VMTEST_OUTPUT="${VMTEST_OUTPUT_ROOT:-$VMTEST_OUTPUT}/$base"
+	./vmtest.sh -r "$base" 2>&1 | tee "$log"
+	vm_status=${PIPESTATUS[0]}
+	counts=$(grep -E '^[0-9]+ passed, [0-9]+ failed' "$log" | tail -n 1)
+	if [ -n "$counts" ]; then
+		pass=$((pass + $(echo "$counts" | cut -d' ' -f1)))
+		fail=$((fail + $(echo "$counts" | cut -d' ' -f3)))
+	else
+		fail=$((fail + 1))
+	fi
+	[ "$vm_status" -ne 0 ] && [ "$status" -eq 0 ] && status=$vm_status
+
+	./vmtest.sh -r "$base" -B
+	base_status=$?
+	[ "$base_status" -ne 0 ] && [ "$status" -eq 0 ] && status=$base_status
+
+	if [ -d "${VMTEST_OUTPUT:-out/$base}/linux" ]; then
+		scripts/check-series.sh -r "$base" "${check_args[@]}"
+		check_status=$?
+	else
+		echo "test: no vmtest tree for $base, series check not run" >&2
+		check_status=1
+	fi
+	[ "$check_status" -ne 0 ] && [ "$status" -eq 0 ] && status=1
+	report+=("$base: vmtest.sh exited $vm_status (${counts:-no summary}), -B $base_status, check-series $check_status, $(( $(date +%s) - start ))s")
+done
+
+echo
+for line in "${report[@]}"; do
+	echo "test: $line"
+done
+echo "test: overall status $status"
+echo "$pass passed, $fail failed"
+[ "$fail" -gt 0 ] && [ "$status" -eq 0 ] && status=1
 exit "$status"
