@@ -22,7 +22,7 @@ readonly DEFAULT_TESTS="kprobe_clone,libbpf_clone,fentry_clone,btf_clone_names"
 # Benchmarks and the whole-kernel sweeps print their numbers only under
 # -v: run them apart.  (-t matches substrings: DEFAULT_TESTS selects
 # these too.)
-readonly DEFAULT_BENCHES="kprobe_clone_bench,libbpf_clone_bench,kprobe_clone_sweep,fentry_clone_sweep"
+readonly DEFAULT_BENCHES="kprobe_clone_bench,kprobe_clone_multi_bench,libbpf_clone_bench,kprobe_clone_sweep,fentry_clone_sweep"
 
 # Exit statuses, one per failure mode (see usage()).
 readonly E_TESTS=1 E_USAGE=2 E_DEPS=3 E_KDIR=4 E_APPLY=5 E_BUILD=6
@@ -921,7 +921,7 @@ make_module_btf()
 
 build_selftests()
 {
-	local bpftool="$TREE_MNT/$SELFTESTS_REL/tools/sbin/bpftool" src=.vmtest/vmlinux.btf base=""
+	local bpftool="$TREE_MNT/.vmtest/bpftool/bootstrap/bpftool" src=.vmtest/vmlinux.btf base="" vars
 
 	mkdir -p "$TREE/.vmtest"
 	cmp -s "$VMLINUX_BTF_FILE" "$TREE/.vmtest/vmlinux.btf" ||
@@ -935,14 +935,14 @@ build_selftests()
 	log "make -C $SELFTESTS_REL test_progs (log: $LOG_DIR/build-selftests.log)"
 	# vmlinux.h from the bpftool the selftests build, which knows this
 	# base's BTF (see make_vmlinux_btf).
-	in_chroot "make -C $SELFTESTS_REL -j$JOBS $bpftool &&
+	vars="VMLINUX_BTF=$TREE_MNT/.vmtest/vmlinux.btf VMLINUX_H=$TREE_MNT/.vmtest/vmlinux.h"
+	vars+=" CLANG=clang-$CLANG_VER LLC=llc-$CLANG_VER LLVM_STRIP=llvm-strip-$CLANG_VER"
+	vars+=" LLVM_OBJCOPY=llvm-objcopy-$CLANG_VER"
+	in_chroot "mkdir -p .vmtest/bpftool &&
+		make -s -C tools/bpf/bpftool -j$JOBS bootstrap OUTPUT=$TREE_MNT/.vmtest/bpftool/ &&
 		$bpftool $base btf dump file $src format c >.vmtest/vmlinux.h.tmp &&
 		{ cmp -s .vmtest/vmlinux.h.tmp .vmtest/vmlinux.h || mv .vmtest/vmlinux.h.tmp .vmtest/vmlinux.h; } &&
-		make -C $SELFTESTS_REL -j$JOBS test_progs \
-		VMLINUX_BTF=$TREE_MNT/.vmtest/vmlinux.btf VMLINUX_H=$TREE_MNT/.vmtest/vmlinux.h \
-		CLANG=clang-$CLANG_VER \
-		LLC=llc-$CLANG_VER LLVM_STRIP=llvm-strip-$CLANG_VER \
-		LLVM_OBJCOPY=llvm-objcopy-$CLANG_VER" \
+		make -C $SELFTESTS_REL -j$JOBS test_progs $vars" \
 		>"$LOG_DIR/build-selftests.log" 2>&1 ||
 		build_failed "selftests build" "$LOG_DIR/build-selftests.log"
 }
@@ -1134,9 +1134,10 @@ report_tests()
 	fi
 	status=$(cat "$vm/status")
 	# One Summary line per test_progs run: add them up.
-	line=$(grep -a -E '^Summary: [0-9]+/[0-9]+ PASSED, [0-9]+ SKIPPED, [0-9]+ FAILED' \
+	# "Summary: 3/21 PASSED, 0 SKIPPED, 1 FAILED" (6.12) or "..., 1/1 FAILED" (7.3)
+	line=$(grep -a -E '^Summary: [0-9]+/[0-9]+ PASSED, [0-9]+ SKIPPED, [0-9]+(/[0-9]+)? FAILED' \
 		"$vm/test.log" 2>/dev/null |
-		sed -E 's|^Summary: ([0-9]+)/[0-9]+ PASSED, ([0-9]+) SKIPPED, ([0-9]+) FAILED.*|\1 \2 \3|' |
+		sed -E 's|^Summary: ([0-9]+)/[0-9]+ PASSED, ([0-9]+) SKIPPED, ([0-9]+)(/[0-9]+)? FAILED.*|\1 \2 \3|' |
 		awk '{ p += $1; s += $2; f += $3; n++ } END { if (n) print p, s, f }')
 	if [ -n "$line" ]; then
 		read -r pass skip fail <<<"$line"
