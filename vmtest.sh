@@ -68,6 +68,11 @@ SERIES_DIR="" SOURCE_PKG="" SOURCE_VERSION="" IMAGE_PKG="" IMAGE_RE="" CLANG_VER
 MODULES_PKG="" MODULES_RE="" BTF_MODULE=""
 IMAGE_VERSION=""
 
+# Upstream's own tests of what the series touches (kprobes, kprobe_multi,
+# fentry/fexit, BTF, ksyms, links): run after the series' tests, on the
+# series kernel and with -B on the base kernel, and reported apart; they
+# must give the same results on both.
+readonly UPSTREAM_TESTS="attach_probe,kprobe_multi_test,fentry_test,fexit_test,fentry_fexit,ksyms_btf,ksyms_module,btf_module,perf_link,link_pinning"
 # The tests of what the series adds; with -B none of them may pass.
 readonly NEW_TESTS="kprobe_clone kprobe_clone_sweep libbpf_clone fentry_clone fentry_clone_sweep"
 readonly SELFTESTS_REL=tools/testing/selftests/bpf
@@ -342,11 +347,12 @@ apt_cache_private()
 		-o Dir::State::status=/dev/null "$@"
 }
 
-APT_UPDATED=0
+# Once per run: fetch_deb() runs in command substitutions, so the mark is a
+# file holding the run's pid ($$ is the same in subshells).
 apt_update_private()
 {
-	[ "$APT_UPDATED" -eq 1 ] && return 0
 	APT_DIR="$CACHE_DIR/apt"
+	[ "$(cat "$APT_DIR/.updated-by" 2>/dev/null)" = "$$" ] && return 0
 	mkdir -p "$APT_DIR/lists/partial" "$APT_DIR/cache/archives/partial"
 	cat >"$APT_DIR/sources.list" <<EOF
 deb $MIRROR bookworm main
@@ -361,7 +367,7 @@ EOF
 		tail -n 20 "$LOG_DIR/apt-private.log" >&2
 		die $E_DEPS "apt-get update of Debian's archive failed; see $LOG_DIR/apt-private.log"
 	}
-	APT_UPDATED=1
+	echo "$$" >"$APT_DIR/.updated-by"
 }
 
 # fetch_deb PACKAGE VERSION REGEX: print the path of PACKAGE's .deb at
@@ -1041,6 +1047,7 @@ run_vm()
 # The series' test_progs with bpf_test_clones.ko built for this kernel.
 mount --bind /vmtest/bpf_test_clones.ko bpf_test_clones.ko || exit 125
 ./test_progs -t $DEFAULT_TESTS 2>&1 | tee /vmtest/test.log
+./test_progs -t $UPSTREAM_TESTS >/vmtest/upstream.log 2>&1
 EOF
 	elif [ ${#COMMAND[@]} -eq 0 ]; then
 		cat >"$vm/cmd" <<EOF
@@ -1050,6 +1057,7 @@ set -o pipefail
 tests=\$?
 ./test_progs -v -t $DEFAULT_BENCHES 2>&1 | tee -a /vmtest/test.log
 benches=\$?
+./test_progs -t $UPSTREAM_TESTS >/vmtest/upstream.log 2>&1
 [ \$tests -ne 0 ] && exit \$tests
 exit \$benches
 EOF
@@ -1123,6 +1131,17 @@ check_console()
 	fi
 }
 
+# The summary of upstream's tests (UPSTREAM_TESTS), when they ran.
+report_upstream()
+{
+	local f="$OUTPUT_DIR/vm/upstream.log" line
+
+	[ -f "$f" ] || return 0
+	cp "$f" "$LOG_DIR/upstream.log"
+	line=$(grep -a -E '^Summary: ' "$f" | tail -n 1)
+	echo "upstream tests ($UPSTREAM_TESTS) on the $1 kernel: ${line:-no summary} (log: $LOG_DIR/upstream.log)"
+}
+
 report_tests()
 {
 	local vm="$OUTPUT_DIR/vm" status line pass=0 fail=0 skip=0
@@ -1146,6 +1165,7 @@ report_tests()
 		TEST_SUMMARY="command exited $status (no test_progs summary; log: $LOG_DIR/test.log)"
 	fi
 	check_console
+	report_upstream series
 	if [ -n "$line" ]; then
 		echo "$pass passed, $fail failed, $skip skipped"
 		if [ "$pass" -eq 0 ] && [ "$fail" -eq 0 ]; then
@@ -1212,6 +1232,7 @@ report_base()
 		die $E_VM "the guest ended without reporting a status; console: $LOG_DIR/console.log"
 	fi
 	check_console
+	report_upstream base
 	echo "on the base kernel, without patches/:"
 	for t in $NEW_TESTS btf_clone_names; do
 		# test_progs repeats failed tests in its error log: first line

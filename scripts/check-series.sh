@@ -68,7 +68,9 @@ for dir in patches selftests; do
 
 		# 2. checkpatch --strict; checkpatch.exceptions lines
 		#    "TYPE | subject | reason" accept a type for a patch.
-		subject=$(sed -n 's/^Subject: \(\[[^]]*\] \)\{0,1\}//p' "$p" | head -n 1)
+		# (format-patch folds long subjects onto continuation lines)
+		subject=$(awk '/^Subject: / { s = $0; getline; while (/^ /) { s = s $0; getline } print s; exit }' "$p" |
+			sed 's/^Subject: \(\[[^]]*\] \)\{0,1\}//')
 		allowed=$(awk -F' [|] ' -v s="$subject" '!/^#/ && NF >= 3 && $2 == s { print $1 }' \
 			"$EXCEPTIONS" 2>/dev/null | paste -sd, -)
 		out=$(cd "$TREE" && PATH=/usr/bin:$PATH perl scripts/checkpatch.pl --strict --terse --no-summary \
