@@ -225,8 +225,11 @@ stop_background()
 {
 	local pid
 
+	# Each background step leads a process group of its own (set -m):
+	# end the whole group, debootstrap and its children included.
 	for pid in "${BG_PIDS[@]}"; do
-		kill -TERM -- "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+		kill -TERM -- "-$pid" 2>/dev/null
+		wait "$pid" 2>/dev/null
 	done
 	BG_PIDS=()
 }
@@ -439,6 +442,8 @@ make_rootfs()
 		log "build root up to date: $ROOTFS"
 		return 0
 	fi
+	# What an interrupted run left: the cache is locked exclusively here.
+	as_root rm -rf --one-file-system "$CACHE_DIR"/.rootfs.*
 	tmp=$(mktemp -d "$CACHE_DIR/.rootfs.XXXXXX") ||
 		die $E_DEPS "cannot create a temporary directory in $CACHE_DIR"
 	log "debootstrap $ROOTFS_SUITE into $ROOTFS (log: $LOG_DIR/debootstrap.log)"

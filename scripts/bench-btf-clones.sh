@@ -58,7 +58,7 @@ in_root()
 # The vmlinux of a -dbg package, extracted once.
 dbg_vmlinux()
 {
-	local spec="$1" pkg="${1%%=*}" ver="${1#*=}" deb out apt="$CACHE/apt"
+	local spec="$1" pkg="${1%%=*}" ver="${1#*=}" deb out f apt="$CACHE/apt"
 
 	out="$WORK/vmlinux-${pkg#linux-image-}"
 	out="${out%-dbg}"
@@ -76,10 +76,12 @@ dbg_vmlinux()
 				die "apt-get download $spec failed; see $WORK/download.log"
 			deb=$(ls "$CACHE/debs/${pkg}_${ver}_"*.deb | head -n 1)
 		fi
-		rm -rf "$WORK/x"
-		dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$WORK" --wildcards \
-			--transform 's|.*/||' './usr/lib/debug/boot/vmlinux-*'
-		mv "$WORK"/vmlinux-[0-9]* "$out"
+		# 7.3's boot/vmlinux-* is a symlink to lib/modules/*/vmlinux.
+		f=$(dpkg-deb --fsys-tarfile "$deb" | tar -tv |
+			awk '$1 ~ /^-/ && $NF ~ /(boot\/vmlinux-|modules\/[^/]*\/vmlinux$)/ { print $NF }' |
+			head -n 1 || true)
+		[ -n "$f" ] || die "no vmlinux in $deb"
+		dpkg-deb --fsys-tarfile "$deb" | tar -xO "$f" >"$out.tmp" && mv "$out.tmp" "$out"
 	fi
 	echo "$out"
 }
