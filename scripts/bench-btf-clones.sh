@@ -86,7 +86,7 @@ dbg_vmlinux()
 	echo "$out"
 }
 
-in_root "make -s -C /build/linux/tools/bpf/btf_clones OUTPUT=/bench/tool/ >/bench/build.log 2>&1" ||
+in_root "mkdir -p /bench/tool && make -s -C /build/linux/tools/bpf/btf_clones OUTPUT=/bench/tool/ >/bench/build.log 2>&1" ||
 	die "building btf_clones in the build root failed; see $WORK/build.log"
 
 bench_one()
