@@ -34,6 +34,8 @@ expect()
 mkdir -p "$tmp/notkernel" "$tmp/foreign" "$tmp/kernel67"
 echo hello >"$tmp/foreign/file"
 printf 'VERSION = 6\nPATCHLEVEL = 7\n' >"$tmp/kernel67/Makefile"
+mkdir -p "$tmp/kernel612"
+printf 'VERSION = 6\nPATCHLEVEL = 12\n' >"$tmp/kernel612/Makefile"
 export VMTEST_CACHE="$tmp/cache"
 
 expect 0 "-h" "$VM" -h
@@ -45,7 +47,7 @@ expect 2 "-B with a COMMAND" "$VM" -B -d "$tmp/o3" -- true
 expect 4 "-k that does not exist" "$VM" -k "$tmp/nonexistent"
 expect 4 "-k that is not a kernel tree" "$VM" -k "$tmp/notkernel"
 expect 4 "-k of a base without a series" "$VM" -k "$tmp/kernel67"
-expect 2 "-r that contradicts -k" "$VM" -r 7.3 -k "$PROJECT_DIR/kconfig-fragments/../out/6.12/linux"
+expect 2 "-r that contradicts -k" "$VM" -r 7.3 -k "$tmp/kernel612"
 expect 2 "-d that is not vmtest.sh's (nothing deleted)" "$VM" -d "$tmp/foreign"
 [ -f "$tmp/foreign/file" ] || { echo "FAIL     -d deleted a file it does not own"; failed=1; }
 
