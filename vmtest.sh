@@ -333,21 +333,37 @@ base_setup()
 # cache directory: the host's sources are never touched, and any user can
 # run it.  All the suites the bases need are listed.
 APT_DIR=""
+# The options both apt-get and apt-cache take for the private state.
+apt_private_opts()
+{
+	APT_OPTS=(-o Dir::Etc::sourcelist="$APT_DIR/sources.list"
+		  -o Dir::Etc::sourceparts=- -o Dir::Etc::preferencesparts=-
+		  -o Dir::State::Lists="$APT_DIR/lists" -o Dir::Cache="$APT_DIR/cache"
+		  -o Dir::State::status=/dev/null)
+}
+
 apt_private()
 {
-	apt-get -q -o Dir::Etc::sourcelist="$APT_DIR/sources.list" \
-		-o Dir::Etc::sourceparts=- -o Dir::Etc::preferencesparts=- \
-		-o Dir::State::Lists="$APT_DIR/lists" -o Dir::Cache="$APT_DIR/cache" \
-		-o Dir::State::status=/dev/null -o Debug::NoLocking=1 \
+	local APT_OPTS
+
+	apt_private_opts
+	apt-get -q "${APT_OPTS[@]}" -o Debug::NoLocking=1 \
 		-o APT::Sandbox::User="$(id -un)" -o Acquire::Retries=3 "$@"
 }
 
 apt_cache_private()
 {
-	apt-cache -o Dir::Etc::sourcelist="$APT_DIR/sources.list" \
-		-o Dir::Etc::sourceparts=- -o Dir::Etc::preferencesparts=- \
-		-o Dir::State::Lists="$APT_DIR/lists" -o Dir::Cache="$APT_DIR/cache" \
-		-o Dir::State::status=/dev/null "$@"
+	local APT_OPTS
+
+	apt_private_opts
+	apt-cache "${APT_OPTS[@]}" "$@"
+}
+
+# cached DIR PACKAGE VERSION SUFFIX: the file DIR/PACKAGE_VERSION_*SUFFIX
+# the cache holds (apt's file names spell ':' as %3a), or nothing.
+cached()
+{
+	ls "$1/${2}_${3//:/%3a}_"*"$4" 2>/dev/null | head -n 1
 }
 
 # Once per run: fetch_deb() runs in command substitutions, so the mark is a
@@ -383,7 +399,7 @@ fetch_deb()
 	local pkg="$1" ver="$2" re="$3" dir="$CACHE_DIR/debs" f have tmp
 
 	mkdir -p "$dir"
-	f=$(ls "$dir/${pkg}_${ver//:/%3a}_"*.deb 2>/dev/null | head -n 1)
+	f=$(cached "$dir" "$pkg" "$ver" .deb)
 	if [ -n "$f" ]; then
 		echo "$f"
 		return 0
@@ -398,7 +414,7 @@ fetch_deb()
 		have=$(apt_cache_private madison "$pkg" 2>/dev/null | awk -F' [|] ' '{ print $2 }' | sort -V | tail -n 1)
 		[ -n "$have" ] || die $E_DEPS "$pkg is not in Debian's archive ($APT_DIR/sources.list)"
 		log "NOTE: $1 $ver is no longer in Debian's archive; using $pkg $have instead" >&2
-		f=$(ls "$dir/${pkg}_${have//:/%3a}_"*.deb 2>/dev/null | head -n 1)
+		f=$(cached "$dir" "$pkg" "$have" .deb)
 		if [ -n "$f" ]; then
 			echo "$f"
 			return 0
@@ -869,7 +885,7 @@ make_vmlinux_btf()
 {
 	local deb out work
 
-	out=$(ls "$CACHE_DIR/vmlinux-btf/${IMAGE_PKG}_${IMAGE_VERSION//:/%3a}_"*.vmlinux 2>/dev/null | head -n 1)
+	out=$(cached "$CACHE_DIR/vmlinux-btf" "$IMAGE_PKG" "$IMAGE_VERSION" .vmlinux)
 	if [ -s "$out" ]; then
 		VMLINUX_BTF_FILE="$out"
 		return 0
@@ -909,7 +925,7 @@ make_module_btf()
 
 	VMLINUX_BTF_MODULE=""
 	[ -n "$BTF_MODULE" ] || return 0
-	out=$(ls "$CACHE_DIR/vmlinux-btf/${MODULES_PKG}_${IMAGE_VERSION//:/%3a}_"*".$BTF_MODULE.ko" 2>/dev/null | head -n 1)
+	out=$(cached "$CACHE_DIR/vmlinux-btf" "$MODULES_PKG" "$IMAGE_VERSION" ".$BTF_MODULE.ko")
 	if [ -s "$out" ]; then
 		VMLINUX_BTF_MODULE="$out"
 		return 0
@@ -1282,11 +1298,11 @@ lock_cache()
 	take_lock "$f" 9 "the cache $CACHE_DIR" shared
 	[ "$(cat "$ROOTFS/.vmtest-packages" 2>/dev/null)" = "$ROOTFS_PACKAGES $ROOTFS_BACKPORTS" ] || ready=0
 	if [ -z "$KERNEL_DIR" ]; then
-		ls "$CACHE_DIR/debs/${SOURCE_PKG}_${SOURCE_VERSION//:/%3a}_"*.deb >/dev/null 2>&1 || ready=0
+		[ -n "$(cached "$CACHE_DIR/debs" "$SOURCE_PKG" "$SOURCE_VERSION" .deb)" ] || ready=0
 	fi
-	ls "$CACHE_DIR/vmlinux-btf/${IMAGE_PKG}_${IMAGE_VERSION//:/%3a}_"*.vmlinux >/dev/null 2>&1 || ready=0
+	[ -n "$(cached "$CACHE_DIR/vmlinux-btf" "$IMAGE_PKG" "$IMAGE_VERSION" .vmlinux)" ] || ready=0
 	[ -z "$BTF_MODULE" ] ||
-		ls "$CACHE_DIR/vmlinux-btf/${MODULES_PKG}_${IMAGE_VERSION//:/%3a}_"*".$BTF_MODULE.ko" >/dev/null 2>&1 || ready=0
+		[ -n "$(cached "$CACHE_DIR/vmlinux-btf" "$MODULES_PKG" "$IMAGE_VERSION" ".$BTF_MODULE.ko")" ] || ready=0
 	if [ "$ready" -eq 0 ]; then
 		flock -u 9
 		take_lock "$f" 9 "the cache $CACHE_DIR"
