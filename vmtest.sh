@@ -74,7 +74,11 @@ IMAGE_VERSION=""
 # must give the same results on both.
 readonly UPSTREAM_TESTS="attach_probe,kprobe_multi_test,fentry_test,fexit_test,fentry_fexit,ksyms_btf,ksyms_module,btf_module,perf_link,link_pinning"
 # The tests of what the series adds; with -B none of them may pass.
-readonly NEW_TESTS="kprobe_clone kprobe_clone_sweep libbpf_clone fentry_clone fentry_clone_sweep"
+readonly NEW_TESTS="kprobe_clone kprobe_clone_sweep kprobe_clone_tracefs libbpf_clone fentry_clone fentry_clone_sweep"
+# ftracetest's tests of the %clone suffix of kprobe and fprobe events (the
+# first is the series' own, the others gained %clone cases), in
+# tools/testing/selftests/ftrace: run after the series' test_progs.
+readonly FTRACE_TESTS="test.d/kprobe/kprobe_clone.tc test.d/kprobe/kprobe_syntax_errors.tc test.d/dynevent/fprobe_syntax_errors.tc"
 readonly SELFTESTS_REL=tools/testing/selftests/bpf
 
 BG_PIDS=()
@@ -94,7 +98,7 @@ bpf_testmod.ko, bpf_test_clones.ko and test_progs, boot the kernel in QEMU
 and run COMMAND in $SELFTESTS_REL inside the guest.
 Default: ./test_progs -t $DEFAULT_TESTS -d $DEFAULT_BENCHES,
 then ./test_progs -v -t $DEFAULT_BENCHES (benchmarks and sweeps, with
-their numbers).
+their numbers), then ../ftrace/ftracetest $FTRACE_TESTS.
 
 Bases: 7.3 (patches/ and selftests/, on Debian's linux-source-7.3) and
 6.12 (backports/6.12/, on Debian's linux-source-6.12).
@@ -1078,9 +1082,12 @@ set -o pipefail
 tests=\$?
 ./test_progs -v -t $DEFAULT_BENCHES 2>&1 | tee -a /vmtest/test.log
 benches=\$?
+(cd ../ftrace && ./ftracetest -l /tmp/ftrace-logs $FTRACE_TESTS) >/vmtest/ftrace.log 2>&1
+ftrace=\$?
 ./test_progs -t $UPSTREAM_TESTS >/vmtest/upstream.log 2>&1
 [ \$tests -ne 0 ] && exit \$tests
-exit \$benches
+[ \$benches -ne 0 ] && exit \$benches
+exit \$ftrace
 EOF
 	else
 		{
@@ -1163,6 +1170,19 @@ report_upstream()
 	echo "upstream tests ($UPSTREAM_TESTS) on the $1 kernel: ${line:-no summary} (log: $LOG_DIR/upstream.log)"
 }
 
+# The summary of the ftracetest run (FTRACE_TESTS), when it ran.
+report_ftrace()
+{
+	local f="$OUTPUT_DIR/vm/ftrace.log" n
+
+	[ -f "$f" ] || return 0
+	cp "$f" "$LOG_DIR/ftrace.log"
+	n=$(grep -a -E '^# of (passed|failed|unsupported): ' "$f" |
+		sed -E 's/^# of ([a-z]+): +([0-9]+).*/\2 \1/' | paste -sd, - | sed 's/,/, /g')
+	echo "ftracetest (${FTRACE_TESTS// /, }): ${n:-no summary} (log: $LOG_DIR/ftrace.log)"
+	grep -a -E '\[(FAIL|UNRESOLVED|UNTESTED)\]' "$f" >&2 || true
+}
+
 report_tests()
 {
 	local vm="$OUTPUT_DIR/vm" status line pass=0 fail=0 skip=0
@@ -1187,6 +1207,7 @@ report_tests()
 	fi
 	check_console
 	report_upstream series
+	report_ftrace
 	if [ -n "$line" ]; then
 		echo "$pass passed, $fail failed, $skip skipped"
 		if [ "$pass" -eq 0 ] && [ "$fail" -eq 0 ]; then
