@@ -19,10 +19,13 @@ set -uo pipefail
 
 readonly PROJECT_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 readonly DEFAULT_TESTS="kprobe_clone,libbpf_clone,fentry_clone,btf_clone_names"
-# Benchmarks and the whole-kernel sweeps print their numbers only under
-# -v: run them apart.  (-t matches substrings: DEFAULT_TESTS selects
-# these too.)
-readonly DEFAULT_BENCHES="kprobe_clone_bench,kprobe_clone_multi_bench,libbpf_clone_bench,kprobe_clone_sweep,fentry_clone_sweep"
+# The whole-kernel sweeps print their numbers only under -v: run them
+# apart.  (-t matches substrings: DEFAULT_TESTS selects these too.)
+readonly DEFAULT_BENCHES="kprobe_clone_sweep,fentry_clone_sweep"
+# The series' benchmarks, in ./bench (benchs/bench_kprobe_clone.c): the
+# cost of a clone lookup, of a kprobe_multi link with and without
+# BPF_F_KPROBE_MULTI_CLONES, and of a libbpf attach on each path.
+readonly BENCHES="kprobe-clone-lookup-exact kprobe-clone-lookup-amb kprobe-clone-lookup-none kprobe-clone-multi-plain kprobe-clone-multi-flag kprobe-clone-libbpf-kernel kprobe-clone-libbpf-userspace"
 
 # Exit statuses, one per failure mode (see usage()).
 readonly E_TESTS=1 E_USAGE=2 E_DEPS=3 E_KDIR=4 E_APPLY=5 E_BUILD=6
@@ -97,8 +100,9 @@ Apply the series for BASE to a kernel tree, build the kernel,
 bpf_testmod.ko, bpf_test_clones.ko and test_progs, boot the kernel in QEMU
 and run COMMAND in $SELFTESTS_REL inside the guest.
 Default: ./test_progs -t $DEFAULT_TESTS -d $DEFAULT_BENCHES,
-then ./test_progs -v -t $DEFAULT_BENCHES (benchmarks and sweeps, with
-their numbers), then ../ftrace/ftracetest $FTRACE_TESTS.
+then ./test_progs -v -t $DEFAULT_BENCHES (the sweeps, with
+their numbers), then ./bench for $BENCHES,
+then ../ftrace/ftracetest $FTRACE_TESTS.
 
 Bases: 7.3 (patches/ and selftests/, on Debian's linux-source-7.3) and
 6.12 (backports/6.12/, on Debian's linux-source-6.12).
@@ -973,7 +977,7 @@ build_selftests()
 		make -s -C tools/bpf/bpftool -j$JOBS bootstrap OUTPUT=$TREE_MNT/.vmtest/bpftool/ &&
 		$bpftool $base btf dump file $src format c >.vmtest/vmlinux.h.tmp &&
 		{ cmp -s .vmtest/vmlinux.h.tmp .vmtest/vmlinux.h || mv .vmtest/vmlinux.h.tmp .vmtest/vmlinux.h; } &&
-		make -C $SELFTESTS_REL -j$JOBS test_progs $vars" \
+		make -C $SELFTESTS_REL -j$JOBS test_progs bench $vars" \
 		>"$LOG_DIR/build-selftests.log" 2>&1 ||
 		build_failed "selftests build" "$LOG_DIR/build-selftests.log"
 }
@@ -1082,6 +1086,15 @@ set -o pipefail
 tests=\$?
 ./test_progs -v -t $DEFAULT_BENCHES 2>&1 | tee -a /vmtest/test.log
 benches=\$?
+for b in $BENCHES; do
+	./bench -w1 -d3 \$b 2>&1 | tee -a /vmtest/test.log || benches=1
+done
+# 1,000 names above; 1 and 10,000 here (one 10,000-name link and its
+# detach take seconds under TCG: no warmup, a longer run).
+for b in kprobe-clone-multi-plain kprobe-clone-multi-flag; do
+	./bench -w1 -d3 --clone-syms 1 \$b 2>&1 | tee -a /vmtest/test.log || benches=1
+	./bench -w0 -d20 --clone-syms 10000 \$b 2>&1 | tee -a /vmtest/test.log || benches=1
+done
 (cd ../ftrace && ./ftracetest -l /tmp/ftrace-logs $FTRACE_TESTS) >/vmtest/ftrace.log 2>&1
 ftrace=\$?
 ./test_progs -t $UPSTREAM_TESTS >/vmtest/upstream.log 2>&1

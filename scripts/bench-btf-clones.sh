@@ -146,11 +146,15 @@ bench_one()
 	line=$(sum added)
 	floor=$(echo "$line" | sed -n 's/.*(floor \([0-9]*\)).*/\1/p')
 	echo "$line"
-	echo "BTF before $before bytes, after $after bytes, added $((after - before))"
+	# pahole's FUNCs that no symbol backs, dropped (btf_drop.c)
+	sum dropped
+	dropped=$(sum "dropped with them" | sed -n 's/.*DECL_TAGs, \([0-9]*\) bytes.*/\1/p')
+	dropped=${dropped:-0}
+	echo "BTF before $before bytes, after $after bytes: $((after - before + dropped)) added, $dropped dropped"
 	if [ -n "$floor" ] && [ "$floor" -gt 0 ]; then
 		echo "floor (12 B per FUNC + name + new FUNC_PROTOs): $floor bytes," \
-			"overhead $((after - before - floor)) bytes" \
-			"($(echo "scale=1; 100 * ($after - $before) / $floor" | bc -l)% of floor)"
+			"overhead $((after - before + dropped - floor)) bytes" \
+			"($(echo "scale=1; 100 * ($after - $before + $dropped) / $floor" | bc -l)% of floor)"
 	fi
 	echo
 	echo "== self-check: prototypes against the callers' DWARF"

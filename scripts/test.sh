@@ -9,6 +9,8 @@
 #      the kernel series, where none of the series' tests may pass;
 #   3. scripts/check-series.sh -r BASE: every patch applies with no fuzz on
 #      the pristine base and is checkpatch --strict clean.
+# Then scripts/clone-corpus/run.sh proves btf_clones' prototypes by
+# executing a generated corpus built with gcc-12 to 15 and clang 19 and 21.
 # Before that the harness scripts must parse (bash -n) and
 # scripts/vmtest-selftest.sh checks the exit statuses vmtest.sh reaches
 # without a VM.  With --each-patch, every patch is also built on its own
@@ -74,6 +76,20 @@ for base in "${bases[@]}"; do
 	report+=("$base: vmtest.sh exited $vm_status (${counts:-no summary}), -B $base_status, check-series $check_status, $(( $(date +%s) - start ))s")
 done
 
+# The clone corpus (scripts/clone-corpus): btf_clones' prototypes proven
+# by execution, with every compiler Debian has, on the tool of the 7.3 tree.
+tree="${VMTEST_OUTPUT_ROOT:-$PROJECT_DIR/out}/7.3/linux"
+if [ -f "$tree/tools/bpf/btf_clones/main.c" ]; then
+	start=$(date +%s)
+	BTF_CLONES_TREE="$tree" scripts/clone-corpus/run.sh 2>&1 | tee "$log"
+	corpus_status=${PIPESTATUS[0]}
+	[ "$corpus_status" -ne 0 ] && [ "$status" -eq 0 ] && status=1
+	report+=("clone corpus: $(grep -E '^clone corpus: ' "$log" | tail -n 1 | sed 's/^clone corpus: //'), exit $corpus_status, $(( $(date +%s) - start ))s")
+else
+	echo "test: no 7.3 tree at $tree, clone corpus not run" >&2
+	report+=("clone corpus: not run (no 7.3 tree)")
+	[ "$status" -eq 0 ] && status=1
+fi
 echo
 for line in "${report[@]}"; do
 	echo "test: $line"
