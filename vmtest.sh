@@ -1090,10 +1090,10 @@ for b in $BENCHES; do
 	./bench -w1 -d3 \$b 2>&1 | tee -a /vmtest/test.log || benches=1
 done
 # 1,000 names above; 1 and 10,000 here (one 10,000-name link and its
-# detach take seconds under TCG: no warmup, a longer run).
+# detach take seconds under TCG: a longer run).
 for b in kprobe-clone-multi-plain kprobe-clone-multi-flag; do
 	./bench -w1 -d3 --clone-syms 1 \$b 2>&1 | tee -a /vmtest/test.log || benches=1
-	./bench -w0 -d20 --clone-syms 10000 \$b 2>&1 | tee -a /vmtest/test.log || benches=1
+	./bench -w1 -d20 --clone-syms 10000 \$b 2>&1 | tee -a /vmtest/test.log || benches=1
 done
 (cd ../ftrace && ./ftracetest -l /tmp/ftrace-logs $FTRACE_TESTS) >/vmtest/ftrace.log 2>&1
 ftrace=\$?
