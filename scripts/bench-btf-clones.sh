@@ -159,7 +159,7 @@ bench_one()
 	echo
 	echo "== self-check: prototypes against the callers' DWARF"
 	cp "$WORK/$name.BTF.1" "$WORK/$name.BTF.check"
-	in_root "/bench/tool/btf_clones -n --check-callers --btf $b.BTF.check $b" \
+	in_root "/bench/tool/btf_clones -n --summary --check-callers --btf $b.BTF.check $b" \
 		>"$WORK/$name.check" 2>&1 || true
 	grep '^btf_clones: checked' "$WORK/$name.check" | sed 's/^btf_clones: //'
 	grep ': call returning to' "$WORK/$name.check" || true
