@@ -34,7 +34,7 @@ while [ $# -gt 0 ]; do
 done
 
 status=0
-for f in vmtest.sh scripts/*.sh .ci/run; do
+for f in vmtest.sh scripts/*.sh scripts/clone-corpus/*.sh .ci/run; do
 	bash -n "$f" || { echo "test: $f does not parse" >&2; status=1; }
 done
 if [ -x scripts/vmtest-selftest.sh ]; then
