@@ -967,7 +967,16 @@ build_selftests()
 		src=".vmtest/module.btf.ko"
 		base="-B .vmtest/vmlinux.btf"
 	fi
-	log "make -C $SELFTESTS_REL test_progs (log: $LOG_DIR/build-selftests.log)"
+	# The selftests' module rules depend on VMLINUX_BTF (the base's BTF),
+	# not on the kernel they are built for: after a kernel rebuilt with
+	# another config (-D) they would keep modules that no longer load
+	# (-ENOEXEC).  Modules older than vmlinux are built again.
+	if [ -n "$(find "$TREE/$SELFTESTS_REL" -maxdepth 1 -name '*.ko' ! -newer "$TREE/vmlinux" 2>/dev/null)" ]; then
+		log "vmlinux is newer than the selftests' modules: building them again"
+		rm -f "$TREE/$SELFTESTS_REL"/*.ko "$TREE/$SELFTESTS_REL"/test_kmods/*.ko \
+			"$TREE/$SELFTESTS_REL"/bpf_test_clones/*.ko
+	fi
+	log "make -C $SELFTESTS_REL test_progs bench (log: $LOG_DIR/build-selftests.log)"
 	# vmlinux.h from the bpftool the selftests build, which knows this
 	# base's BTF (see make_vmlinux_btf).
 	vars="VMLINUX_BTF=$TREE_MNT/.vmtest/vmlinux.btf VMLINUX_H=$TREE_MNT/.vmtest/vmlinux.h"
