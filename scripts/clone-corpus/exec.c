@@ -884,6 +884,18 @@ static bool ret_candidate(struct btf *btf, struct clone *c)
 	       c->void_differs == c->hits;
 }
 
+/* Parse raw BTF @path, run @elf against its clone FUNCs, count. */
+static struct totals check_btf(struct btf **btfp, const char *path, const char *elf,
+			       bool quiet)
+{
+	*btfp = btf__parse_raw(path);
+	if (!*btfp)
+		fail("%s: cannot parse raw BTF", path);
+	load_clones(*btfp);
+	trace(elf, *btfp);
+	return report(*btfp, quiet);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -937,12 +949,7 @@ int main(int argc, char **argv)
 		fail("no corpus_call in %s", argv[optind]);
 	call_addr = s->addr;
 	read_expect(exp_path);
-	btf = btf__parse_raw(btf_path);
-	if (!btf)
-		fail("%s: cannot parse raw BTF", btf_path);
-	load_clones(btf);
-	trace(argv[optind], btf);
-	t = report(btf, mode != NULL);
+	t = check_btf(&btf, btf_path, argv[optind], mode != NULL);
 	print_totals(mode ? "clean run" : "result", &t);
 	if (!mode)
 		print_kinds();
@@ -969,12 +976,7 @@ int main(int argc, char **argv)
 		if (!fp || fwrite(raw, 1, size, fp) != size || fclose(fp))
 			fail("%s: cannot write", path);
 		btf__free(btf);
-		btf = btf__parse_raw(path);
-		if (!btf)
-			fail("%s: cannot parse the corrupted BTF", path);
-		load_clones(btf);
-		trace(argv[optind], btf);
-		t = report(btf, false);
+		t = check_btf(&btf, path, argv[optind], false);
 		print_totals("corrupted run", &t);
 	}
 	return t.mm ? 1 : 0;
