@@ -3,7 +3,7 @@
  * Clone corpus executor: checks the BTF prototypes of clone functions by
  * running the corpus binary under ptrace.
  *
- *   corpus-exec [-v] [--corrupt swap|ret] --btf FILE --expect FILE
+ *   corpus-exec [-v] [--corrupt swap|ret|undesc] --btf FILE --expect FILE
  *               [--label NAME] [--out FILE] ELF
  *
  * Every BTF_KIND_FUNC named exactly like a clone symbol of the ELF
@@ -19,11 +19,14 @@
  * address (matched with the stack pointer) reads %rax; a non-void BTF
  * return type must match the value the source function returns.  For a
  * void return it is only recorded whether %rax happens to hold the value.
+ * A parameter named __slotN is an undescribed slot of btf_clones (an .isra
+ * clone's register DWARF says nothing about): its value is not known, but
+ * it must be an 8-byte integer at slot N of an .isra clone.
  *
- * --corrupt swap|ret first checks as above, then writes a copy of the BTF
- * in which one checked FUNC gets a new prototype with the names of two
- * parameters swapped, or int for its void return, and checks again: that
- * run must report a mismatch.
+ * --corrupt swap|ret|undesc first checks as above, then writes a copy of
+ * the BTF in which one checked FUNC gets a new prototype with the names of
+ * two parameters swapped, int for its void return, or void * for an
+ * undescribed slot, and checks again: that run must report a mismatch.
  *
  * Exit status: 0 no mismatch, 1 mismatches, 2 harness error, 3 nothing to
  * corrupt in the mode asked for.
@@ -77,7 +80,7 @@ struct expect {
 	struct expect *next;	/* same id */
 };
 
-enum mm_kind { MM_VALUE, MM_NAME, MM_SIZE };
+enum mm_kind { MM_VALUE, MM_NAME, MM_SIZE, MM_UNDESC };
 
 struct mismatch {
 	int kind;
@@ -94,6 +97,7 @@ struct clone {
 	u64 addr;
 	int func_id;
 	int hits, unexpected, unresolved, slots, stack_slots, rets, void_differs, void_same;
+	int undescribed;	/* __slotN parameters seen */
 	int alias;		/* next clone at the same address, or -1 */
 	struct expect *last;	/* expectation of a checked hit */
 	struct mismatch *mm;
@@ -537,6 +541,23 @@ static void on_entry(pid_t pid, struct btf *btf, int ci, struct user_regs_struct
 
 		seen = k < NR_ARG_REGS ? regs[k] :
 		       (u64)peek(pid, r->rsp + 8 * (k - NR_ARG_REGS + 1));
+		/*
+		 * btf_clones' undescribed slot: a register of an .isra clone
+		 * between known slots that DWARF says nothing about.  Its
+		 * value is not known here either; it must be a scalar of the
+		 * register's size, at its own slot, in an .isra clone.
+		 */
+		if (!strncmp(name, "__slot", 6)) {
+			const struct btf_type *t;
+
+			t = btf__type_by_id(btf, btf__resolve_type(btf, p[k].type));
+			if (k >= NR_ARG_REGS || atoi(name + 6) != k || !t || !btf_is_int(t) ||
+			    t->size != 8 || !strstr(c->name, ".isra."))
+				add_mismatch(c, MM_UNDESC, k, name, 0, seen, id);
+			else
+				c->undescribed++;
+			continue;
+		}
 		if (!expect_value(e, name, &want, &unres, &esize)) {
 			/* a name that is neither a parameter nor a piece */
 			add_mismatch(c, MM_NAME, k, name, 0, seen, id);
@@ -711,6 +732,7 @@ static void trace(const char *elf, struct btf *btf)
 
 struct totals {
 	int hit, slots, stack_slots, rets, void_differs, void_same, unexpected, unresolved, mm;
+	int undescribed;
 };
 
 static struct totals report(struct btf *btf, bool quiet)
@@ -730,6 +752,7 @@ static struct totals report(struct btf *btf, bool quiet)
 		t.void_same += c->void_same;
 		t.unexpected += c->unexpected;
 		t.unresolved += c->unresolved;
+		t.undescribed += c->undescribed;
 		t.mm += c->nr_mm;
 		if (quiet)
 			continue;
@@ -740,7 +763,11 @@ static struct totals report(struct btf *btf, bool quiet)
 				snprintf(where, sizeof(where), "return");
 			else
 				snprintf(where, sizeof(where), "slot %d", m->slot);
-			if (m->kind == MM_NAME)
+			if (m->kind == MM_UNDESC)
+				printf("MISMATCH %s %s %s %s: an undescribed slot must be an "
+				       "8-byte integer at its own register slot of an .isra "
+				       "clone (call %d)\n", label, c->name, where, m->name, m->id);
+			else if (m->kind == MM_NAME)
 				printf("MISMATCH %s %s %s %s: no source parameter or "
 				       "piece of that name, seen %#llx (call %d)\n", label,
 				       c->name, where, m->name, (unsigned long long)m->seen,
@@ -808,16 +835,20 @@ static void print_totals(const char *what, struct totals *t)
 	printf("%s %s: clones in ELF %d (+%d .cold), encoded %d, checked by execution %d, "
 	       "slots checked %d (%d on the stack), returns checked %d, void returns with "
 	       "rax differing %d (rax holding the value anyway %d), hits without "
-	       "expectation %d, pointer slots to dropped objects %d, mismatches %d\n",
+	       "expectation %d, pointer slots to dropped objects %d, undescribed slots %d, "
+	       "mismatches %d\n",
 	       what, label, nr_elf_clones, nr_elf_cold, nr_clones, t->hit, t->slots,
 	       t->stack_slots, t->rets, t->void_differs, t->void_same, t->unexpected,
-	       t->unresolved, t->mm);
-	printf("TABLE %s %d %d %d %d %d %d %d %d\n", label, nr_elf_clones, nr_clones,
-	       t->hit, t->slots, t->stack_slots, t->rets, t->unexpected, t->mm);
+	       t->unresolved, t->undescribed, t->mm);
+	printf("TABLE %s %d %d %d %d %d %d %d %d %d\n", label, nr_elf_clones, nr_clones,
+	       t->hit, t->slots, t->stack_slots, t->rets, t->unexpected, t->mm,
+	       t->undescribed);
 }
 
 /* Give FUNC func_id a new prototype with two names swapped or an int return */
-static void corrupt(struct btf *btf, struct clone *c, bool swap)
+enum { CORRUPT_SWAP, CORRUPT_RET, CORRUPT_UNDESC };
+
+static void corrupt(struct btf *btf, struct clone *c, int how)
 {
 	const struct btf_type *fn = btf__type_by_id(btf, c->func_id);
 	int proto_id = fn->type, ret, vlen, k, np, int_id;
@@ -832,7 +863,16 @@ static void corrupt(struct btf *btf, struct clone *c, bool swap)
 		names[k] = strdup(btf__name_by_offset(btf, btf_params(proto)[k].name_off));
 		types[k] = btf_params(proto)[k].type;
 	}
-	if (swap) {
+	if (how == CORRUPT_UNDESC) {
+		/* the worst a wrong undescribed slot could be: a pointer */
+		for (k = 0; k < vlen && strncmp(names[k], "__slot", 6); k++)
+			;
+		types[k] = btf__add_ptr(btf, 0);
+		if (types[k] < 0)
+			fail("btf__add_ptr: %d", types[k]);
+		printf("corrupt: %s: parameter %d (%s) unsigned long -> void *\n",
+		       c->name, k, names[k]);
+	} else if (how == CORRUPT_SWAP) {
 		char *tmp = names[0];
 
 		names[0] = names[1];
@@ -876,6 +916,11 @@ static bool swap_candidate(struct btf *btf, struct clone *c)
 	       (a & mask(sa)) != (b & mask(sa));
 }
 
+static bool undesc_candidate(struct btf *btf, struct clone *c)
+{
+	return c->hits && !c->nr_mm && c->undescribed;
+}
+
 static bool ret_candidate(struct btf *btf, struct clone *c)
 {
 	const struct btf_type *proto = btf__type_by_id(btf, btf__type_by_id(btf, c->func_id)->type);
@@ -911,7 +956,7 @@ int main(int argc, char **argv)
 	struct totals t;
 	struct btf *btf;
 	struct sym *s;
-	int opt, i;
+	int opt, i, how;
 
 	while ((opt = getopt_long(argc, argv, "v", opts, NULL)) != -1) {
 		switch (opt) {
@@ -938,8 +983,8 @@ int main(int argc, char **argv)
 		}
 	}
 	if (optind != argc - 1 || !btf_path || !exp_path ||
-	    (mode && strcmp(mode, "swap") && strcmp(mode, "ret"))) {
-		fprintf(stderr, "usage: corpus-exec [-v] [--corrupt swap|ret] --btf FILE "
+	    (mode && strcmp(mode, "swap") && strcmp(mode, "ret") && strcmp(mode, "undesc"))) {
+		fprintf(stderr, "usage: corpus-exec [-v] [--corrupt swap|ret|undesc] --btf FILE "
 			"--expect FILE [--label NAME] [--out FILE] ELF\n");
 		return 2;
 	}
@@ -961,15 +1006,18 @@ int main(int argc, char **argv)
 
 		if (t.mm)
 			fail("mismatches before corrupting; run without --corrupt");
+		how = !strcmp(mode, "swap") ? CORRUPT_SWAP :
+		      !strcmp(mode, "ret") ? CORRUPT_RET : CORRUPT_UNDESC;
 		for (i = 0; i < nr_clones; i++)
-			if (!strcmp(mode, "swap") ? swap_candidate(btf, &clones[i]) :
-						    ret_candidate(btf, &clones[i]))
+			if (how == CORRUPT_SWAP ? swap_candidate(btf, &clones[i]) :
+			    how == CORRUPT_RET ? ret_candidate(btf, &clones[i]) :
+			    undesc_candidate(btf, &clones[i]))
 				break;
 		if (i == nr_clones) {
 			printf("corrupt: no checked clone fits mode %s\n", mode);
 			return 3;
 		}
-		corrupt(btf, &clones[i], !strcmp(mode, "swap"));
+		corrupt(btf, &clones[i], how);
 		raw = btf__raw_data(btf, &size);
 		snprintf(path, sizeof(path), "%s.corrupt", btf_path);
 		fp = fopen(path, "w");

@@ -18,7 +18,8 @@
 #
 # --corrupt: after each clean check, corrupt one checked FUNC of the BTF
 # (swap two parameter names; then, separately, turn a void return into
-# int) and check again: each must be caught, and the script exits 1.
+# int, and an undescribed slot into void *) and check again: each must be
+# caught, and the script exits 1.
 #
 # Environment: BTF_CLONES_TREE, the kernel tree whose tools/bpf/btf_clones
 # is built and tested (default out/7.3/linux of this project);
@@ -206,7 +207,7 @@ for cc in $COMPILERS; do
 	rows+=("$(grep '^TABLE' "$d/exec.log")")
 	done_cc+=("$cc")
 	if [ $CORRUPT = 1 ]; then
-		for mode in swap ret; do
+		for mode in swap ret undesc; do
 			set +e
 			in_root "$TRIXIE" "cd $b && /cc/corpus-exec --corrupt $mode --label $cc --out $b/run.out --btf corpus.btf --expect /cc/src/expect.txt corpus" \
 				>"$d/corrupt-$mode.log" 2>&1
@@ -224,12 +225,12 @@ done
 
 [ ${#done_cc[@]} -gt 0 ] || die "no compiler could be used (skipped: ${skipped[*]})"
 echo
-printf '%-10s %7s %8s %8s %7s %7s %8s %7s %9s\n' compiler "clones" encoded checked slots stack returns no-exp mismatch
+printf '%-10s %7s %8s %8s %7s %7s %8s %7s %7s %9s\n' compiler "clones" encoded checked slots stack returns no-exp undesc mismatch
 tot_hit=0
 tot_mm=0
 for row in "${rows[@]}"; do
-	read -r _ l elf enc hit slots stack rets unexp mm <<<"$row"
-	printf '%-10s %7s %8s %8s %7s %7s %8s %7s %9s\n' "$l" "$elf" "$enc" "$hit" "$slots" "$stack" "$rets" "$unexp" "$mm"
+	read -r _ l elf enc hit slots stack rets unexp mm undesc <<<"$row"
+	printf '%-10s %7s %8s %8s %7s %7s %8s %7s %7s %9s\n' "$l" "$elf" "$enc" "$hit" "$slots" "$stack" "$rets" "$unexp" "$undesc" "$mm"
 	tot_hit=$((tot_hit + hit))
 	tot_mm=$((tot_mm + mm))
 done
