@@ -20,7 +20,7 @@
 # (./vmtest.sh first).
 #
 # Environment: VMTEST_CACHE as for vmtest.sh; RUNS (default 3) timed runs
-# of each program, of which the median is printed.
+# of each program, in turns, of which the medians are printed.
 
 set -euo pipefail
 
@@ -100,22 +100,27 @@ bench_one()
 	echo "################ $name"
 	in_root "pahole --version" | sed 's/^/pahole: /'
 	echo "flags:  $PAHOLE_FLAGS"
-	# pahole -J, timed; its output is the input of every btf_clones run.
-	t=()
+	# pahole -J and btf_clones on its output, in turns, so that both see
+	# the machine alike: its speed drifts within a minute.  Each pair
+	# gives a ratio; the medians of the times and of the ratios are
+	# printed.
+	tp=()
+	tt=()
+	tr=()
 	for i in $(seq "$RUNS"); do
-		t+=("$(in_root "cat $b >/dev/null; s=\$(date +%s%N);
+		tp+=("$(in_root "cat $b >/dev/null; s=\$(date +%s%N);
 			pahole -J $PAHOLE_FLAGS --btf_encode_detached=$b.BTF.1 $b;
 			echo \$(( \$(date +%s%N) - s ))")")
-	done
-	pahole_s=$(printf '%s\n' "${t[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
-	t=()
-	for i in $(seq "$RUNS"); do
 		cp "$WORK/$name.BTF.1" "$WORK/$name.BTF"
-		t+=("$(in_root "s=\$(date +%s%N);
+		tt+=("$(in_root "s=\$(date +%s%N);
 			/bench/tool/btf_clones --report --btf $b.BTF $b >/bench/$name.report;
 			echo \$(( \$(date +%s%N) - s ))")")
+		tr+=("$(( 10000 * ${tt[-1]} / ${tp[-1]} ))")
 	done
-	tool_s=$(printf '%s\n' "${t[@]}" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p")
+	median() { printf '%s\n' "$@" | sort -n | sed -n "$(( (RUNS + 1) / 2 ))p"; }
+	pahole_s=$(median "${tp[@]}")
+	tool_s=$(median "${tt[@]}")
+	ratio=$(median "${tr[@]}")
 
 	sum() { grep "^btf_clones: $1" "$R" | sed "s/^btf_clones: //"; }
 	echo
@@ -135,10 +140,12 @@ bench_one()
 	echo "== source functions that exist only as clones"
 	sum "source functions" | sed 's/source functions only present as clones /functions: /; s/, covered /\ncovered (>= 1 clone in BTF): /'
 	echo
-	echo "== run time (median of $RUNS runs, in the same run; btf_clones includes writing its BTF)"
+	echo "== run time (medians of $RUNS runs in turns; btf_clones includes writing its BTF)"
 	printf 'pahole -J:   %8.2f s\n' "$(echo "$pahole_s / 1000000000" | bc -l)"
-	printf 'btf_clones:  %8.2f s  (%.1f%% of pahole -J)\n' \
-		"$(echo "$tool_s / 1000000000" | bc -l)" "$(echo "100 * $tool_s / $pahole_s" | bc -l)"
+	printf 'btf_clones:  %8.2f s  (%d.%02d%% of pahole -J; per run:' \
+		"$(echo "$tool_s / 1000000000" | bc -l)" $((ratio / 100)) $((ratio % 100))
+	printf ' %d.%02d%%' $(for r in "${tr[@]}"; do echo $((r / 100)) $((r % 100)); done)
+	printf ')\n'
 	echo
 	echo "== BTF size"
 	before=$(stat -c %s "$WORK/$name.BTF.1")
