@@ -12,6 +12,11 @@
 #   scripts/btf-same-types.py A.BTF B.BTF
 import struct, sys, collections
 sys.setrecursionlimit(100000)
+# what follows struct btf_type: one record (INT, ARRAY, VAR, DECL_TAG), or
+# vlen records (STRUCT, UNION, ENUM, FUNC_PROTO, DATASEC, ENUM64), named or not
+ONE = {1: '<I', 3: '<III', 14: '<I', 17: '<i'}
+EACH = {4: ('<III', True), 5: ('<III', True), 6: ('<Ii', True), 13: ('<II', True),
+        15: ('<III', False), 19: ('<III', True)}
 def parse(path):
     d = open(path, 'rb').read()
     magic, ver, flags, hl = struct.unpack_from('<HBBI', d, 0)
@@ -25,34 +30,13 @@ def parse(path):
         name_off, info, st = struct.unpack_from('<III', d, p); p += 12
         kind = (info >> 24) & 0x1f; vlen = info & 0xffff; kf = info >> 31
         t = dict(kind=kind, name=s(name_off), vlen=vlen, kf=kf, st=st, extra=())
-        if kind == 1: t['extra'] = struct.unpack_from('<I', d, p); p += 4
-        elif kind in (4, 5):
-            m = []
+        if kind in ONE:
+            t['extra'] = struct.unpack_from(ONE[kind], d, p); p += struct.calcsize(ONE[kind])
+        elif kind in EACH:
+            fmt, named = EACH[kind]; m = []
             for i in range(vlen):
-                n, ty, off = struct.unpack_from('<III', d, p); p += 12; m.append((s(n), ty, off))
-            t['extra'] = m
-        elif kind == 6:
-            m = []
-            for i in range(vlen):
-                n, v = struct.unpack_from('<Ii', d, p); p += 8; m.append((s(n), v))
-            t['extra'] = m
-        elif kind == 3: t['extra'] = struct.unpack_from('<III', d, p); p += 12
-        elif kind == 13:
-            m = []
-            for i in range(vlen):
-                n, ty = struct.unpack_from('<II', d, p); p += 8; m.append((s(n), ty))
-            t['extra'] = m
-        elif kind == 14: t['extra'] = struct.unpack_from('<I', d, p); p += 4
-        elif kind == 15:
-            m = []
-            for i in range(vlen):
-                m.append(struct.unpack_from('<III', d, p)); p += 12
-            t['extra'] = m
-        elif kind == 17: t['extra'] = struct.unpack_from('<i', d, p); p += 4
-        elif kind == 19:
-            m = []
-            for i in range(vlen):
-                n, lo, hi = struct.unpack_from('<III', d, p); p += 12; m.append((s(n), lo, hi))
+                r = struct.unpack_from(fmt, d, p); p += struct.calcsize(fmt)
+                m.append((s(r[0]),) + r[1:] if named else r)
             t['extra'] = m
         types.append(t)
     return types
